@@ -1,0 +1,225 @@
+"""The ``grade`` command: argument parsing only; the work is done by the library.
+
+    grade NOTEBOOK [NOTEBOOK ...]   grade notebooks (see --help)
+    grade list | validate | assign | data | ...
+
+Exit codes: 0 graded (or command done), 1 ``--fail-under`` not met or validation failed,
+2 bad input (one line on stderr, no traceback), 4 internal error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .config import load_options, option_fields
+from .errors import GraderError, InputError
+
+__all__ = ["main", "build_parser", "COMMANDS"]
+
+
+def _add_option_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("grading options (defaults from the config file, see docs/CONFIG.md)")
+    group.add_argument("--config", metavar="FILE", help="TOML config file (default: $GRADER_CONFIG or ./d2l-grade.toml)")
+    for f in option_fields():
+        if not f.metadata["flag"]:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        unit = f" [{f.metadata['unit']}]" if f.metadata["unit"] else ""
+        if f.type in ("bool", bool):
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                               help=f.metadata["help"])
+        else:
+            kind = {"int": int, "float": float}.get(str(f.type), str)
+            group.add_argument(flag, dest=f.name, type=kind, default=None, metavar=f.name.upper(),
+                               help=f.metadata["help"] + unit)
+
+
+def _options(args: argparse.Namespace) -> Any:
+    flags = {f.name: getattr(args, f.name, None) for f in option_fields() if f.metadata["flag"]}
+    return load_options(config_file=getattr(args, "config", None), flags=flags)
+
+
+# -- grade NOTEBOOK ----------------------------------------------------------------
+
+def _grade_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grade", description="Grade Jupyter notebooks of the d2l course.",
+                                epilog="Other commands: " + ", ".join(sorted(COMMANDS)) + " (grade COMMAND --help).")
+    p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebook(s) to grade")
+    p.add_argument("--exercise", action="append", default=[], metavar="ID", help="grade as this exercise (repeatable)")
+    p.add_argument("--homework", metavar="ID", help="grade as this free-form homework (all notebooks: one submission)")
+    p.add_argument("--student", metavar="ID", help="student id; with several notebooks, grade them as one submission")
+    p.add_argument("--json", action="store_true", help="print Gradescope results.json on stdout instead of the report")
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
+    p.add_argument("--fail-under", type=float, metavar="PCT", help="exit 1 when a submission scores below PCT percent")
+    _add_option_flags(p)
+    return p
+
+
+def _run_grade(argv: Sequence[str]) -> int:
+    args = _grade_parser().parse_args(argv)
+    from .pipeline import grade
+    from .report.gradescope import to_gradescope
+    from .report.junit import to_junit
+    from .report.terminal import print_report
+
+    options = _options(args)
+    if args.html:
+        options = dataclasses.replace(options, figures=True)
+    together = bool(args.student) or bool(args.homework)
+    groups = [args.notebooks] if together else [[p] for p in args.notebooks]
+    results = [grade(group, options=options, exercise_ids=args.exercise, homework_id=args.homework,
+                     student=args.student or "") for group in groups]
+    if args.json:
+        docs = [to_gradescope(r) for r in results]
+        json.dump(docs[0] if len(docs) == 1 else docs, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        for result in results:
+            print_report(result)
+    if args.junit:
+        Path(args.junit).write_text(to_junit(results), encoding="utf-8")
+    if args.html:
+        from .report.html import write_html
+        write_html(results, Path(args.html))
+    if args.fail_under is not None:
+        for r in results:
+            if r.max_score and 100 * r.score / r.max_score < args.fail_under:
+                return 1
+    return 0
+
+
+# -- subcommands ------------------------------------------------------------------
+
+def _cmd_list(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade list", description="List the exercises and homeworks.")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    from .registry import exercises, homeworks
+
+    rows = [{"id": e.id, "kind": "exercise", "chapter": e.section, "title": e.title, "points": e.points,
+             "graded": e.summary} for e in exercises().values()]
+    rows += [{"id": h.id, "kind": "homework", "chapter": h.section, "title": h.title, "points": h.points,
+              "graded": h.summary} for h in homeworks().values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "chapter", "title", "points", box=None, header_style="bold")
+    for row in rows:
+        table.add_row(row["id"], row["chapter"], row["title"], f"{row['points']:g}")
+    Console(highlight=False).print(table)
+    return 0
+
+
+def _cmd_validate(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade validate",
+                                description="Every solution must score full marks and every stub zero.")
+    p.add_argument("ids", nargs="*", metavar="ID", help="only these exercises or homeworks")
+    p.add_argument("--workers", type=int, default=0, help="notebooks graded at once (default: cores)")
+    _add_option_flags(p)
+    args = p.parse_args(argv)
+    from .validate import validate
+
+    rows = validate(args.ids, _options(args), args.workers)
+    for row in rows:
+        mark = "ok  " if row.ok else "FAIL"
+        print(f"{mark} {row.role:<8} {row.score:g}/{row.max_score:g}  {row.path}")
+        for problem in row.problems:
+            print(f"       {problem}")
+    bad = [r for r in rows if not r.ok]
+    print(f"{len(rows) - len(bad)} of {len(rows)} notebooks as expected")
+    return 1 if bad or not rows else 0
+
+
+def _cmd_assign(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade assign", description="Write stubs in exercises/ from solutions/.")
+    p.add_argument("--check", action="store_true", help="only report stale stubs (exit 1 if any)")
+    args = p.parse_args(argv)
+    from .assign import assign_all, stale_stubs
+    from .validate import material_dirs
+
+    solutions, stubs = material_dirs()
+    if args.check:
+        stale = stale_stubs(solutions, stubs)
+        for path in stale:
+            print(f"stale: {path}")
+        return 1 if stale else 0
+    for path in assign_all(solutions, stubs):
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_data(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade data", description="Manage the data store ($GRADER_DATA_DIR).")
+    sub = p.add_subparsers(dest="action", required=True)
+    sub.add_parser("status", help="show each dataset file and whether it is valid")
+    imp = sub.add_parser("import", help="copy the datasets from a local mirror, verifying checksums")
+    imp.add_argument("mirror", metavar="DIR")
+    sub.add_parser("fetch", help="download the datasets from their home URLs, verifying checksums")
+    args = p.parse_args(argv)
+    from . import datastore
+
+    root = load_options().data_path
+    if args.action == "status":
+        print(f"data store: {root}")
+        rows = datastore.status(root)
+        for spec, state in rows:
+            print(f"  {state if state == 'ok' else 'BAD':<4} {spec.relpath}" + ("" if state == "ok" else f" ({state})"))
+        if any(state != "ok" for _, state in rows):
+            print(f"fix: {datastore.FIX_HINT}")
+            return 1
+        return 0
+    if args.action == "import":
+        mirror = Path(args.mirror)
+        if not mirror.is_dir():
+            raise InputError(f"{mirror}: no such directory")
+        datastore.import_mirror(mirror, root)
+    else:
+        datastore.fetch(root)
+    print(f"data store ready: {root}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "list": _cmd_list,
+    "validate": _cmd_validate,
+    "assign": _cmd_assign,
+    "data": _cmd_data,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``grade NOTEBOOK`` (subcommands have their own)."""
+    return _grade_parser()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``grade`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in COMMANDS:
+            return COMMANDS[argv[0]](argv[1:])
+        return _run_grade(argv)
+    except GraderError as exc:
+        kind = "error" if exc.exit_code == 2 else "internal grading error"
+        print(f"grade: {kind}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("grade: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Find the exercises and homeworks the package declares, and which ones a notebook holds.
+
+Exercise modules live in ``grader/exercises/`` (one ``EXERCISE`` each), homework modules
+in ``grader/homeworks/`` (one ``HOMEWORK`` each). Adding either is adding one module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import pkgutil
+from functools import cache
+from typing import Any
+
+from .errors import SpecError, UnknownExerciseError
+from .load import Notebook, units_in_metadata
+from .spec import Exercise
+from .static import CellCode
+
+__all__ = ["exercises", "homeworks", "get_exercise", "get_homework", "detect_units"]
+
+
+def _discover(package: str, attribute: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    pkg = importlib.import_module(package)
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package}.{info.name}")
+        unit = getattr(module, attribute, None)
+        if unit is None:
+            continue
+        if getattr(unit, "id", None) != info.name:
+            raise SpecError(f"{package}.{info.name}", f"{attribute}.id must equal the module name {info.name!r}")
+        if hasattr(unit, "validate"):
+            unit.validate()
+        found[unit.id] = unit
+    return found
+
+
+@cache
+def exercises() -> dict[str, Exercise]:
+    """Every exercise, by id, in a stable order."""
+    return _discover("grader.exercises", "EXERCISE")
+
+
+@cache
+def homeworks() -> dict[str, Any]:
+    """Every free-form homework, by id."""
+    return _discover("grader.homeworks", "HOMEWORK")
+
+
+def get_exercise(exercise_id: str) -> Exercise:
+    """The exercise ``exercise_id``, or a clear error listing the known ids."""
+    if exercise_id not in exercises():
+        raise UnknownExerciseError(exercise_id, list(exercises()))
+    return exercises()[exercise_id]
+
+
+def get_homework(homework_id: str) -> Any:
+    """The homework ``homework_id``, or a clear error listing the known ids."""
+    if homework_id not in homeworks():
+        raise UnknownExerciseError(homework_id, list(homeworks()), what="homework")
+    return homeworks()[homework_id]
+
+
+def _by_names(codes: list[CellCode]) -> list[Exercise]:
+    defined = set().union(*(c.defines for c in codes)) if codes else set()
+    found = []
+    for exercise in exercises().values():
+        hits = sum(name in defined for name in exercise.names)
+        if exercise.names and hits >= math.ceil(len(exercise.names) / 2):
+            found.append(exercise)
+    return found
+
+
+def detect_units(nb: Notebook, codes: list[CellCode], *, exercise_ids: list[str] | None = None,
+                 homework_id: str | None = None) -> list[Any]:
+    """The units to grade in ``nb``: forced ids, else metadata and tags, else the names it
+    defines, else a homework whose sections it matches. Raises when nothing matches."""
+    if exercise_ids or homework_id:
+        units: list[Any] = [get_exercise(e) for e in exercise_ids or []]
+        return units + ([get_homework(homework_id)] if homework_id else [])
+    declared, homework = units_in_metadata(nb)
+    if homework:
+        return [get_homework(homework)]
+    if declared:
+        return [get_exercise(e) for e in declared]
+    found: list[Any] = _by_names(codes)
+    if found:
+        return found
+    for hw in homeworks().values():
+        if hw.matches(nb, codes):
+            return [hw]
+    known = sorted(exercises()) + [f"homework {h}" for h in sorted(homeworks())]
+    raise UnknownExerciseError.no_match(str(nb.path), known)

@@ -1,0 +1,155 @@
+"""Result records of every stage, as dataclasses with plain-dict round trips.
+
+Renderers (``grader.report``), the gradebook and the exports consume these; nothing
+here formats text for a terminal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "TestResult", "UnitResult", "CellRecord", "Edit", "ExecutionSummary",
+    "SubmissionResult", "to_dict", "from_dict",
+]
+
+TestStatus = Literal["passed", "failed", "error"]
+CellStatus = Literal["ok", "error", "timeout", "killed", "memory", "not_run"]
+Outcome = Literal["completed", "timeout", "dead_kernel", "memory_limit", "startup_failed"]
+
+
+@dataclass
+class TestResult:
+    """One graded test: points earned, points possible and the message that teaches."""
+
+    name: str
+    score: float
+    max_score: float
+    status: TestStatus
+    message: str = ""
+    hidden: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class UnitResult:
+    """One exercise or one free-form homework, graded."""
+
+    id: str
+    title: str
+    kind: Literal["exercise", "homework"] = "exercise"
+    version: str = ""
+    tests: list[TestResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tests), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(t.max_score for t in self.tests), 6)
+
+
+@dataclass
+class CellRecord:
+    """What happened to one code cell during the grader's own execution."""
+
+    index: int
+    status: CellStatus
+    seconds: float = 0.0
+    ename: str = ""
+    evalue: str = ""
+    output_bytes: int = 0
+    truncated: bool = False
+    source_file: str = ""
+
+
+@dataclass
+class Edit:
+    """A change the prepare stage made to a cell, listed in the report."""
+
+    cell: int
+    line: int
+    kind: str
+    original: str
+
+
+@dataclass
+class ExecutionSummary:
+    """How one notebook's execution went, as a whole."""
+
+    outcome: Outcome = "completed"
+    message: str = ""
+    seconds: float = 0.0
+    cells: list[CellRecord] = field(default_factory=list)
+    edits: list[Edit] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+    isolation: dict[str, Any] = field(default_factory=dict)
+    network_attempts: list[str] = field(default_factory=list)
+    source_file: str = ""
+
+
+@dataclass
+class SubmissionResult:
+    """Everything graded for one submission (one or several notebooks)."""
+
+    sources: list[str]
+    units: list[UnitResult] = field(default_factory=list)
+    executions: list[ExecutionSummary] = field(default_factory=list)
+    student: str = ""
+    seed_policy: str = "public"
+    grader_version: str = ""
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return round(sum(u.score for u in self.units), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(u.max_score for u in self.units), 6)
+
+    @property
+    def tests(self) -> list[TestResult]:
+        return [t for u in self.units for t in u.tests]
+
+
+def to_dict(obj: Any) -> Any:
+    """A JSON-ready dict of any result dataclass (properties ``score``/``max_score`` included)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        for prop in ("score", "max_score"):
+            if isinstance(getattr(type(obj), prop, None), property):
+                out[prop] = getattr(obj, prop)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(x) for x in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def from_dict(cls: type[Any], data: Any) -> Any:
+    """Rebuild a result dataclass from :func:`to_dict` output; unknown keys are ignored."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _revive(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+def _revive(hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if dataclasses.is_dataclass(item):
+            return [from_dict(item, v) for v in value]
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value)
+    return value

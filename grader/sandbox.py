@@ -1,0 +1,267 @@
+"""The isolated kernel: namespaces, limits, scrubbed environment, private directories.
+
+:func:`detect_isolation` finds once per process what this machine allows;
+:class:`Sandbox` lays out one run's directories and launch spec; and
+:class:`SandboxKernelManager` starts the kernel through ``jail.py`` on Unix sockets
+(jupyter_client's ``ipc`` transport), which cross the kernel's private network
+namespace where TCP loopback does not.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
+from platformdirs import user_cache_dir, user_config_dir
+
+from .config import Options
+from .errors import SandboxUnavailableError
+
+__all__ = ["Isolation", "detect_isolation", "Sandbox", "SandboxKernelManager", "protected_paths"]
+
+JAIL = str(Path(__file__).with_name("jail.py"))
+UNSHARE_FLAGS = ["-n", "-m", "-p", "--fork", "--kill-child", "--mount-proc"]
+CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+PASS_ENV = ("PATH", "LD_LIBRARY_PATH", "SYSTEMROOT")
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What confines the kernel on this machine."""
+
+    unshare: tuple[str, ...] = ()
+    cgroup_root: str = ""
+
+    @property
+    def namespaces(self) -> bool:
+        return bool(self.unshare)
+
+    def describe(self, options: Options) -> dict[str, Any]:
+        """Plain data for the report: what is enforced and how."""
+        return {
+            "namespaces": self.namespaces,
+            "network": "private network namespace" if self.namespaces else "Python audit hook only",
+            "filesystem": "read-only, private tmpfs, hidden grader files" if self.namespaces else "not confined",
+            "memory_limit": options.memory_limit,
+            "process_limit": options.max_processes if self.cgroup_root else None,
+        }
+
+
+def _try(cmd: list[str]) -> bool:
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _cgroup_root() -> str:
+    """A pids cgroup (v1 or v2) under which each kernel gets its own process limit."""
+    for root in CGROUP_ROOTS:
+        base = root / "d2l-grade"
+        try:
+            base.mkdir(exist_ok=True)
+        except OSError:
+            continue
+        if (base / "pids.max").exists():
+            return str(base)
+    return ""
+
+
+@functools.cache
+def detect_isolation(mode: str) -> Isolation:
+    """The strongest confinement available; ``mode`` is the ``isolation`` option."""
+    if mode == "off" or not sys.platform.startswith("linux"):
+        found = Isolation()
+    else:
+        unshare = shutil.which("unshare")
+        found = Isolation()
+        if unshare:
+            for extra in ([], ["-r"]):
+                cmd = [unshare, *extra, *UNSHARE_FLAGS]
+                if _try([*cmd, "--", "true"]):
+                    found = Isolation(unshare=tuple(cmd), cgroup_root=_cgroup_root() if not extra else "")
+                    break
+    if mode == "strict" and not found.namespaces:
+        raise SandboxUnavailableError(
+            "isolation = strict, but this machine cannot create Linux namespaces "
+            "(needs `unshare` and root or unprivileged user namespaces); see docs/SECURITY.md")
+    return found
+
+
+@functools.cache
+def font_cache_files() -> tuple[str, ...]:
+    """Matplotlib's font list, built once so no kernel pays for it; copied into each sandbox."""
+    cache = Path(user_cache_dir("d2l-grade")) / "matplotlib"
+    if not list(cache.glob("fontlist-*.json")):
+        cache.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "MPLCONFIGDIR": str(cache), "MPLBACKEND": "Agg"}
+        subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env,
+                       capture_output=True, timeout=300)
+    return tuple(str(p) for p in cache.glob("fontlist-*.json"))
+
+
+def protected_paths(extra: Sequence[Path] = (), keep: Sequence[Path] = ()) -> list[str]:
+    """What the kernel must not see: solutions, calibrations, the grader's config, and
+    ``extra`` (the submissions' folders), except folders holding what it needs (``keep``)."""
+    repo = Path(__file__).resolve().parent.parent
+    paths = [repo / "solutions", Path(user_config_dir("d2l-grade"))]
+    paths += sorted(Path(__file__).resolve().parent.glob("exercises/*.calibration.json"))
+    if os.environ.get("GRADER_CONFIG"):
+        paths.append(Path(os.environ["GRADER_CONFIG"]).resolve())
+    paths += [Path(p).resolve() for p in extra]
+    # Never hide what the kernel itself needs: Python, the data store, temporary files.
+    needed = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(tempfile.gettempdir()).resolve(),
+              *(Path(p).resolve() for p in keep)]
+    safe = [p for p in paths if p.exists() and not any(n == p or p in n.parents for n in needed)]
+    return sorted({str(p) for p in safe})
+
+
+@dataclass
+class Sandbox:
+    """One run's private directories and the spec ``jail.py`` launches the kernel with."""
+
+    options: Options
+    isolation: Isolation
+    hide: list[str] = field(default_factory=list)
+    threads: int = 1
+    root: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="d2lg-"))
+        for sub in ("ipc", "sandbox"):
+            (self.root / sub).mkdir(mode=0o777)
+            os.chmod(self.root / sub, 0o777)
+        self.cgroup = ""
+        if self.isolation.cgroup_root:
+            cgroup = Path(self.isolation.cgroup_root) / self.root.name
+            try:
+                cgroup.mkdir()
+                (cgroup / "pids.max").write_text(str(self.options.max_processes))
+                self.cgroup = str(cgroup)
+            except OSError:
+                self.cgroup = ""
+
+    @property
+    def sandbox_dir(self) -> Path:
+        return self.root / "sandbox"
+
+    @property
+    def workdir(self) -> Path:
+        return self.sandbox_dir / "work"
+
+    @property
+    def ipc_prefix(self) -> str:
+        return str(self.root / "ipc" / "kernel")
+
+    def kernel_env(self) -> dict[str, str]:
+        """A scrubbed environment: no secret, no grader paths, headless, seeded hashing."""
+        home = str(self.sandbox_dir / "home")
+        threads = str(self.threads)
+        env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+        env.update({
+            "HOME": home, "TMPDIR": str(self.sandbox_dir / "tmp"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            "PYTHONHASHSEED": "0", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1", "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": f"{home}/.config/matplotlib", "IPYTHONDIR": f"{home}/.ipython",
+            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+            "JUPYTER_PLATFORM_DIRS": "1", "TQDM_MININTERVAL": "5",
+        })
+        return env
+
+    def launch_spec(self) -> dict[str, Any]:
+        """What ``jail.py`` needs; plain JSON."""
+        o = self.options
+        rlimits = {"as": o.memory_limit, "fsize": o.disk_limit, "core": 0,
+                   "cpu": int(o.total_timeout * (os.cpu_count() or 1) + 60)}
+        if os.geteuid() != 0:
+            rlimits["nproc"] = o.max_processes + 64
+        copies = [[src, f"home/.config/matplotlib/{Path(src).name}"] for src in font_cache_files()]
+        spec: dict[str, Any] = {
+            "rlimits": rlimits, "env": self.kernel_env(), "sandbox": str(self.sandbox_dir),
+            "ipc_dir": str(self.root / "ipc"), "disk_limit": o.disk_limit, "hide": self.hide,
+            "copy": copies, "workdir": str(self.workdir),
+            "cgroup_procs": f"{self.cgroup}/cgroup.procs" if self.cgroup else "",
+            "unshare": list(self.isolation.unshare),
+        }
+        if not self.isolation.namespaces:
+            for src, rel in copies:
+                dest = self.sandbox_dir / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dest)
+            for sub in ("work", "tmp"):
+                (self.sandbox_dir / sub).mkdir(exist_ok=True)
+        return spec
+
+    def kill_stragglers(self) -> None:
+        """Kill whatever is left in the run's cgroup (a fork bomb's children)."""
+        if not self.cgroup:
+            return
+        procs = Path(self.cgroup) / "cgroup.procs"
+        for _ in range(50):
+            try:
+                pids = [int(p) for p in procs.read_text().split()]
+            except OSError:
+                return
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        try:
+            os.rmdir(self.cgroup)
+        except OSError:
+            pass
+
+    def cleanup(self) -> None:
+        """Remove every trace of the run."""
+        self.kill_stragglers()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """An ipykernel started through ``jail.py`` with the sandbox's spec, on Unix sockets."""
+
+    def __init__(self, sandbox: Sandbox, **kwargs: Any) -> None:
+        super().__init__(transport="ipc", ip=sandbox.ipc_prefix,
+                         connection_file=str(sandbox.root / "ipc" / f"kernel-{uuid.uuid4().hex[:8]}.json"),
+                         **kwargs)
+        self.sandbox = sandbox
+        self._kernel_spec = KernelSpec(
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name="d2l-grade sandbox", language="python", interrupt_mode="message")
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        spec = json.dumps(self.sandbox.launch_spec())
+        return [sys.executable, "-I", "-S", JAIL, "outer", spec, "--", *cmd]
+
+    async def start_sandboxed(self) -> None:
+        """Start the kernel with its output going to a log file, never to our terminal."""
+        log = open(self.sandbox.root / "kernel.log", "ab")
+        try:
+            await self.start_kernel(stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                    env=self.sandbox.kernel_env(), cwd=str(self.sandbox.root))
+        finally:
+            log.close()
+
+    def log_tail(self, size: int = 2000) -> str:
+        """The end of what the kernel process wrote outside the notebook (crash messages)."""
+        try:
+            data = (self.sandbox.root / "kernel.log").read_bytes()[-size:]
+        except OSError:
+            return ""
+        return data.decode("utf-8", "replace")
