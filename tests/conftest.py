@@ -37,7 +37,7 @@ def grade_file(options: Options) -> Callable[..., SubmissionResult]:
     return run
 
 
-def test_by_name(result: SubmissionResult, fragment: str) -> Any:
+def find_test(result: SubmissionResult, fragment: str) -> Any:
     """The test whose name contains ``fragment`` (exactly one)."""
     found = [t for t in result.tests if fragment in t.name]
     assert len(found) == 1, [t.name for t in result.tests]
