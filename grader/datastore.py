@@ -128,6 +128,24 @@ def _decode_all(root: Path) -> None:
         os.replace(tmp, out)
 
 
+def _resize_cache(root: Path) -> None:
+    """32 x 32 copies (the book's ``resize=(32, 32)``), made with PIL's bilinear filter as
+    torchvision's Resize does on PIL images; the kernel checks them before use."""
+    from PIL import Image
+
+    for split in ("train", "test"):
+        out = root / f"fashion-mnist/{split}-images-32x32.npy"
+        if out.is_file():
+            continue
+        images = np.load(root / f"fashion-mnist/{split}-images.npy")
+        resized = np.stack([np.asarray(Image.fromarray(img, mode="L").resize((32, 32), Image.BILINEAR))
+                            for img in images])
+        tmp = out.with_suffix(".part.npy")
+        np.save(tmp, resized)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+
+
 def import_mirror(source: Path, root: Path, log: Callable[[str], None] = print) -> None:
     """Copy every dataset file from a local mirror laid out like the store."""
     for spec in DATASETS:
@@ -141,6 +159,7 @@ def import_mirror(source: Path, root: Path, log: Callable[[str], None] = print) 
         _install(src, root / spec.relpath, spec)
         log(f"imported {spec.relpath}")
     _decode_all(root)
+    _resize_cache(root)
 
 
 def _download(url: str, dest: Path, timeout: float) -> None:
@@ -170,6 +189,7 @@ def fetch(root: Path, log: Callable[[str], None] = print, timeout: float = 60.0,
         else:
             raise DataStoreError(f"could not download {spec.relpath}: " + "; ".join(errors))
     _decode_all(root)
+    _resize_cache(root)
 
 
 def require(root: Path, datasets: Iterable[str] = ("fashion-mnist", "abalone")) -> None:

@@ -183,7 +183,9 @@ class Sandbox:
     def launch_spec(self) -> dict[str, Any]:
         """What ``jail.py`` needs; plain JSON."""
         o = self.options
-        rlimits = {"as": o.memory_limit, "fsize": o.disk_limit, "core": 0,
+        # RLIMIT_DATA counts the memory a process writes to (heap, anonymous mappings), not
+        # the ~3 GB of address space torch's libraries map read-only, unlike RLIMIT_AS.
+        rlimits = {"data": o.memory_limit, "fsize": o.disk_limit, "core": 0,
                    "cpu": int(o.total_timeout * (os.cpu_count() or 1) + 60)}
         if os.geteuid() != 0:
             rlimits["nproc"] = o.max_processes + 64

@@ -5,7 +5,9 @@ its checks; a broken forbidden-call rule makes the tests it names worth nothing 
 reported as a 0-point line of its own; a test that crashes is an internal grading
 error (status ``error``, 0 points, never blamed on the student). For hidden tests graded
 with the instructor's secret, details that could reveal hidden inputs are kept for the
-instructor and left out of the student's message.
+instructor and left out of the student's message. Markdown cells tagged
+``answer:<id>`` are collected as written answers for teaching staff to read; they are
+never scored automatically.
 """
 
 from __future__ import annotations
@@ -102,7 +104,10 @@ def score_exercise(exercise: Exercise, ctx: UnitContext, run: ExecutionRun) -> U
     for _, gate in gates:
         tests.append(make_result(f"{exercise.id}: forbidden calls", 0.0, gate, hidden=False, show_detail=True))
     notes = cell_notes(run.summary.cells, region)
+    answers = [{"cell": c.index + 1, "text": c.source} for c in ctx.notebook.cells
+               if f"answer:{exercise.id}" in c.tags]
     if not region:
         notes.append(f"no cell is tagged for `{exercise.id}` or defines {', '.join(exercise.names)}")
     return UnitResult(id=exercise.id, title=exercise.title, kind="exercise", version=exercise.version,
-                      tests=tests, notes=notes, extra={"section": exercise.section, "cells": region})
+                      tests=tests, notes=notes,
+                      extra={"section": exercise.section, "cells": region, "answers": answers})
