@@ -110,4 +110,5 @@ def score_exercise(exercise: Exercise, ctx: UnitContext, run: ExecutionRun) -> U
         notes.append(f"no cell is tagged for `{exercise.id}` or defines {', '.join(exercise.names)}")
     return UnitResult(id=exercise.id, title=exercise.title, kind="exercise", version=exercise.version,
                       tests=tests, notes=notes,
-                      extra={"section": exercise.section, "cells": region, "answers": answers})
+                      extra={"section": exercise.section, "cells": region, "answers": answers,
+                             "figures": run.figures(region)})
