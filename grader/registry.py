@@ -30,8 +30,9 @@ def _discover(package: str, attribute: str) -> dict[str, Any]:
         unit = getattr(module, attribute, None)
         if unit is None:
             continue
-        if getattr(unit, "id", None) != info.name:
-            raise SpecError(f"{package}.{info.name}", f"{attribute}.id must equal the module name {info.name!r}")
+        if str(getattr(unit, "id", "")).replace("-", "_") != info.name:
+            raise SpecError(f"{package}.{info.name}",
+                            f"{attribute}.id must be the module name ({info.name!r}, '-' allowed for '_')")
         if hasattr(unit, "validate"):
             unit.validate()
         found[unit.id] = unit
