@@ -87,6 +87,8 @@ async def grade_async(paths: Sequence[str | Path], *, options: Options, exercise
     parts: dict[str, list[tuple[UnitContext, ExecutionRun]]] = {}
     units: dict[str, Any] = {}
     extra_hidden = [Path(p).resolve().parent for p in paths] + [Path(h) for h in hide]
+    if options.config_path:
+        extra_hidden.append(Path(options.config_path))
     hidden = protected_paths(extra_hidden, keep=[options.data_path])
     for nb, code, nb_units in zip(notebooks, codes, per_notebook):
         run_options = _effective_options(options, nb_units)

@@ -106,6 +106,10 @@ def score_exercise(exercise: Exercise, ctx: UnitContext, run: ExecutionRun) -> U
     notes = cell_notes(run.summary.cells, region)
     answers = [{"cell": c.index + 1, "text": c.source} for c in ctx.notebook.cells
                if f"answer:{exercise.id}" in c.tags]
+    for name in exercise.names:
+        where = [c.cell.label for c in ctx.codes if name in c.defines]
+        if len(where) > 1:
+            notes.append(f"`{name}` is defined in {', '.join(where)}; graded as it stands after {where[-1]}")
     if not region:
         notes.append(f"no cell is tagged for `{exercise.id}` or defines {', '.join(exercise.names)}")
     return UnitResult(id=exercise.id, title=exercise.title, kind="exercise", version=exercise.version,
