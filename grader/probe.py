@@ -55,7 +55,8 @@ def _jsonable(value: Any) -> Any:
 
 def array(values: Any, *, torch: bool = True, requires_grad: bool = False, dtype: str | None = None) -> dict[str, Any]:
     """A numeric array sent as .npy bytes; a torch tensor in the kernel unless ``torch=False``."""
-    arr = np.ascontiguousarray(np.asarray(values, dtype=dtype))
+    given = np.asarray(values, dtype=dtype)
+    arr = np.ascontiguousarray(given).reshape(given.shape)  # ascontiguousarray alone makes 0-d arrays 1-d
     buf = io.BytesIO()
     np.save(buf, arr, allow_pickle=False)
     return {"kind": "array", "npy": base64.b64encode(buf.getvalue()).decode("ascii"), "torch": torch,
@@ -148,10 +149,15 @@ def logits(model: dict[str, Any], X: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Args:
-    """Positional and keyword arguments of one call in :class:`Calls`."""
+    """Positional and keyword arguments of one call in :class:`Calls`.
+
+    ``meta`` holds grader-only facts about the call, such as the true parameter behind
+    generated data; tests read it back from :class:`CallResults`, and it is never sent to
+    the kernel."""
 
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

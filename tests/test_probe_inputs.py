@@ -1,5 +1,5 @@
-"""probe.Frame: DataFrames sent into the kernel, built from plain columns (no kernel needed:
-the runtime's evaluator runs in this process)."""
+"""Probe inputs and their round trip: Frame (DataFrames from plain columns), grader-only
+call meta, 0-d arrays. No kernel needed: the runtime's evaluator runs in this process."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from grader.probe import Calls, Frame, Steps, build_request, call
+from grader.probe import Args, Calls, Frame, Steps, array, build_request, call
 from grader.runtime import load_namespace
+from grader.values import decode
 
 
 def _kernel_frame(frame: Frame) -> pd.DataFrame:
@@ -46,3 +48,18 @@ def test_frame_as_an_argument_of_a_step() -> None:
 def test_frame_rejects_malformed_columns(columns: dict, dtypes: dict, words: str) -> None:
     with pytest.raises(ValueError, match=words):
         Frame(columns, dtypes).node()
+
+
+def test_call_meta_stays_in_the_grader() -> None:
+    request = build_request(Calls("f", [Args((1.0,), meta={"truth": 123456.5})]), seed=0)
+    assert "123456.5" not in json.dumps(request)
+
+
+def test_zero_dimensional_arrays_keep_their_shape_both_ways() -> None:
+    runtime = load_namespace()
+    sent = runtime._eval(array(np.array(2.5)), {})
+    assert tuple(sent.shape) == () and float(sent) == 2.5
+    back = decode(runtime.encode(torch.tensor(3.0, dtype=torch.float64)))
+    assert back.shape == () and back.dtype == "torch.float64"
+    assert decode(runtime.encode(np.float32(1.5))).shape == ()
+    assert decode(runtime.encode(torch.ones(2, 3).T)).shape == (3, 2)
