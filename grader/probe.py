@@ -181,11 +181,15 @@ class Calls:
 
 @dataclass(frozen=True)
 class Steps:
-    """Named steps evaluated in order in the kernel; only ``returns`` come back."""
+    """Named steps evaluated in order in the kernel; only ``returns`` come back.
+
+    ``meta`` holds grader-only facts (the data behind the steps, true parameters); it is
+    never sent, and tests read it from ``context.descriptors["<exercise>/<probe>"]``."""
 
     steps: dict[str, dict[str, Any]]
     returns: tuple[str, ...]
     max_bytes: int = 256 * 1024 * 1024
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 ProbeDescriptor = Value | Calls | Steps
