@@ -40,6 +40,19 @@ def _fashion_node(node):
     return images.reshape(len(images), -1) if node.get("flatten") else images.unsqueeze(1)
 
 
+def _frame_node(node):
+    """A pandas DataFrame from the grader's plain columns (arrays or strings with None)."""
+    pd = __import__("pandas")
+    data = {}
+    for col in node["columns"]:
+        if "npy" in col:
+            values = _decode_array({"npy": col["npy"]})
+        else:
+            values = [None if s is None else str(s) for s in col["strings"]]
+        data[col["name"]] = pd.Series(values, dtype=col.get("dtype"))
+    return pd.DataFrame(data)
+
+
 def _lookup_global(name):
     ns = _ORIG["user_ns"]
     if name not in ns:
@@ -82,6 +95,8 @@ def _eval(node, env):
         return value
     if kind == "fashion":
         return _fashion_node(node)
+    if kind == "frame":
+        return _frame_node(node)
     if kind == "call":
         fn = _eval(node["fn"], env)
         args = [_eval(a, env) for a in node.get("args", [])]
