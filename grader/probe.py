@@ -7,7 +7,9 @@ A probe is declared in the grader's process as one of three descriptors:
   call (a value or the exception it raised);
 * :class:`Steps` chains calls (build a model, train it, compute logits on test images)
   with :func:`call`, :func:`glob`, :func:`ref`, :func:`const`, :func:`array`,
-  :func:`fashion` and :func:`logits`, returning only the named results.
+  :func:`fashion`, :func:`take` and :func:`logits`, returning only the named results;
+  what the grader keeps for itself (held-out labels, a label permutation) rides along
+  in ``keep`` and never reaches the kernel.
 
 :func:`build_request` turns a descriptor into the JSON the kernel's runtime evaluates;
 :func:`read_answer` turns the kernel's :class:`~grader.execute.RawAnswer` into the
@@ -29,7 +31,7 @@ from .values import Missing, Raised, decode_outcome
 
 __all__ = [
     "Value", "Calls", "Steps", "CallResults", "Args", "call", "glob", "ref", "const", "array", "fashion",
-    "logits", "build_request", "read_answer", "ProbeDescriptor",
+    "logits", "take", "build_request", "read_answer", "ProbeDescriptor",
 ]
 
 
@@ -94,6 +96,12 @@ def fashion(split: str, part: str, indices: Sequence[int] | np.ndarray | None = 
     return node
 
 
+def take(values: Any, indices: dict[str, Any]) -> dict[str, Any]:
+    """``values[indices]`` in the kernel, e.g. training labels renamed by a grader-chosen
+    permutation: ``take(permutation, fashion("train", "labels", idx))``."""
+    return call({"kind": "attribute", "of": _node(values), "name": "__getitem__"}, indices)
+
+
 def logits(model: dict[str, Any], X: dict[str, Any]) -> dict[str, Any]:
     """``model(X)`` in evaluation mode without gradients, in batches."""
     return {"kind": "logits", "model": model, "X": X}
@@ -128,11 +136,20 @@ class Calls:
 
 @dataclass(frozen=True)
 class Steps:
-    """Named steps evaluated in order in the kernel; only ``returns`` come back."""
+    """Named steps evaluated in order in the kernel; only ``returns`` come back.
+
+    ``keep`` holds grader-side values (held-out labels, a permutation) that the test
+    receives with the results under their own names; they are never sent to the kernel."""
 
     steps: dict[str, dict[str, Any]]
     returns: tuple[str, ...]
     max_bytes: int = 256 * 1024 * 1024
+    keep: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        clash = set(self.keep) & set(self.returns)
+        if clash:
+            raise ValueError(f"Steps: {sorted(clash)} are both returned and kept")
 
 
 ProbeDescriptor = Value | Calls | Steps
@@ -221,4 +238,6 @@ def read_answer(descriptor: ProbeDescriptor, answer: RawAnswer | None) -> Any:
         if not isinstance(outcome, list) or len(outcome) != len(inputs):
             return Missing(f"{what}: the answer does not match the calls made")
         return CallResults(descriptor.function, inputs, outcome)
-    return {name: decode_outcome(results.get(name)) for name in descriptor.returns}
+    out = {name: decode_outcome(results.get(name)) for name in descriptor.returns}
+    out.update(descriptor.keep)
+    return out
