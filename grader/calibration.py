@@ -10,9 +10,11 @@ the tests measured (``TestResult.details["measured"]``, filled by
 ``grader/exercises/<ID>.calibration.json`` (hidden from the kernel by the sandbox).
 
 Scoring (:func:`credit`): full credit at or above ``mean - 3 sd``, falling linearly to
-0 at chance level. The sd used is never below :data:`MIN_SD`: with ten runs the
-sample sd itself is uncertain by about a quarter, and a correct solution run under a
-student's seed on another machine should not land below the band by bad luck.
+0 at chance level. The sd used is never below :data:`MIN_SD` (0.01, one point of
+accuracy): with ten runs the sample sd itself is uncertain by about a quarter, a few
+quantities have heavier tails than a normal law (a tanh network that now and then
+needs more epochs), and a correct solution run under a student's seed on another
+machine should not land below the band by bad luck.
 
 A calibration is tied to the exercise's ``version`` and ``budget``; when either
 changes the stored file is stale, the ``calibration`` fixture becomes
@@ -39,7 +41,7 @@ __all__ = ["Stats", "Calibration", "MIN_SD", "SIGMAS", "calibration_path", "load
            "solution_digest", "stale_reasons", "credit", "check_accuracy", "curve", "calibrate", "summarise"]
 
 SIGMAS = 3.0
-MIN_SD = 0.005
+MIN_SD = 0.01
 FORMAT = 1
 EXERCISES_DIR = Path(__file__).resolve().parent / "exercises"
 

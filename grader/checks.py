@@ -343,16 +343,22 @@ def check_decreasing(name: str, values: Any, *, min_drop: float = 0.0) -> Check:
 
 
 def figure_lines(figures: Iterable[FigureValue | dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every line of every axes of ``figures``, with finite x/y arrays."""
+    """Every line of every axes of ``figures``, with finite x/y arrays. A line without a
+    label of its own (matplotlib's ``_child0``) takes the legend entry at its position,
+    as ``ax.legend(["a", "b"])`` and ``d2l.plot(..., legend=[...])`` label lines."""
     lines = []
     for fig in figures:
         data = fig.data if isinstance(fig, FigureValue) else fig
         for ax in data.get("axes", []):
-            for line in ax.get("lines", []):
+            legend = [str(t) for t in ax.get("legend", [])]
+            for position, line in enumerate(ax.get("lines", [])):
+                label = str(line.get("label", ""))
+                if label.startswith("_") and position < len(legend):
+                    label = legend[position]
                 x = np.asarray([np.nan if v is None else v for v in line.get("x") or []], dtype=float)
                 y = np.asarray([np.nan if v is None else v for v in line.get("y") or []], dtype=float)
                 if x.size and x.size == y.size:
-                    lines.append({"label": line.get("label", ""), "x": x, "y": y})
+                    lines.append({"label": label, "x": x, "y": y})
     return lines
 
 
