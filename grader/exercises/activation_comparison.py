@@ -35,6 +35,9 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh")
 BUDGET = {"epochs": 60, "lr": 0.05}
 N_TRAIN, N_TEST, NOISE, REPEATS = 500, 1000, 0.15, 3
 CHANCE = 0.5
+# Three networks that differ only in their initial weights differ by up to about two
+# points of mean held-out accuracy here: a smaller gap is no evidence of a lag.
+NO_LAG = 0.02
 NOT_TRAINING = ("torch.load", "torch.hub", "pickle", "joblib", "sklearn", "requests", "urllib")
 
 EXERCISE = Exercise(
@@ -161,7 +164,7 @@ def sigmoid_lags(hidden_training: Any, calibration: Calibration | Missing) -> Ch
     # epochs on one data set, and that should not look like a missing activation
     gap = (measured["relu"][0] + measured["tanh"][0]) / 2 - measured["sigmoid"][0]
     check = check_accuracy("mean held-out accuracy of ReLU and tanh minus sigmoid's", gap, calibration,
-                           "gap", chance=0.0, what="gap")
+                           "gap", chance=NO_LAG, what="gap")
     if check.credit > 0:
         return check
     return Check(False, f"{check.message}. Sigmoid should trail: does make_model use the activation it is given?",
