@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..calibration import Calibration, check_accuracy, curve
-from ..checks import Check, all_of, check_type, failed, figure_lines, passed
+from ..checks import Check, all_of, check_type, failed, figure_lines
 from ..models import KERNEL_LOGITS, evaluate
 from ..probe import Steps, array, call, glob, logits, ref, take
 from ..spec import Exercise, Forbidden
