@@ -196,8 +196,9 @@ def check_accuracy(name: str, measured: float, calibration: Calibration | Missin
                    chance: float, evidence: str = "", what: str = "accuracy") -> Check:
     """The measured value against the reference band of ``metric``.
 
-    The message shows the value, the band and the credit; ``data`` records the
-    measurement (for calibration) and the band (for reports)."""
+    The message shows the value, the band and the credit (also for hidden tests: the
+    band reveals nothing about hidden inputs); ``data`` records the measurement (for
+    calibration) and the band (for reports)."""
     data: dict[str, Any] = {"measured": {metric: round(float(measured), 6)}, "chance": chance}
     if evidence:
         data["evidence"] = evidence
@@ -207,15 +208,17 @@ def check_accuracy(name: str, measured: float, calibration: Calibration | Missin
         return Check(False, f"{shown}; cannot be scored: {reason}", data=data)
     stats = calibration.metrics[metric]
     data["reference"] = {"mean": stats.mean, "sd": stats.sd, "runs": stats.runs, "full_at": round(stats.low, 6)}
-    band = f"the reference solution reaches {stats.mean:.3f} ± {stats.sd:.3f} over {stats.runs} runs; " \
-           f"full marks from {stats.low:.3f}, none at chance ({chance:g})"
+    # the band is no secret: it goes in the message, which students see even for hidden tests
+    band = f"reference {stats.mean:.3f} ± {stats.sd:.3f} over {stats.runs} runs, full marks from {stats.low:.3f}, " \
+           f"none at chance ({chance:g})"
     share = credit(measured, stats.low, chance)
     if share >= 1.0:
-        return Check(True, f"{shown}, within the reference band", band, data=data)
+        return Check(True, f"{shown}, within the reference band ({band})", data=data)
     if share <= 0.0:
-        return Check(False, f"{shown}: no better than chance ({chance:g}); the model has not learned the task",
-                     band, 0.0, data)
-    return Check(False, f"{shown}: below the reference band, {share:.0%} of the points", band, share, data)
+        return Check(False, f"{shown}: no better than chance ({chance:g}); the model has not learned the task "
+                            f"({band})", fraction=0.0, data=data)
+    return Check(False, f"{shown}: below the reference band, {share:.0%} of the points ({band})", fraction=share,
+                 data=data)
 
 
 def curve(label: str, x: Sequence[float], y: Sequence[float], calibration: Calibration | Missing | None = None,

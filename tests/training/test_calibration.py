@@ -54,18 +54,18 @@ def test_check_accuracy_full_partial_and_chance() -> None:
     cal = _calibration()
     full = check_accuracy("W, b", 0.83, cal, "acc", chance=0.1, evidence="computed here")
     assert full.passed and full.credit == 1.0
-    assert full.message == "W, b: accuracy 0.830 (computed here), within the reference band"
-    assert full.detail == ("the reference solution reaches 0.820 ± 0.020 over 3 runs; full marks from 0.760, "
-                           "none at chance (0.1)")
+    assert full.message == ("W, b: accuracy 0.830 (computed here), within the reference band (reference 0.820 ± "
+                            "0.020 over 3 runs, full marks from 0.760, none at chance (0.1))")
+    assert full.detail == ""
     assert full.data["measured"] == {"acc": 0.83}
     assert full.data["reference"] == {"mean": 0.82, "sd": 0.02, "runs": 3, "full_at": 0.76}
     assert full.data["evidence"] == "computed here"
     half = check_accuracy("W, b", 0.43, cal, "acc", chance=0.1)
     assert not half.passed and half.credit == pytest.approx(0.5)
-    assert half.message == "W, b: accuracy 0.430: below the reference band, 50% of the points"
+    assert half.message.startswith("W, b: accuracy 0.430: below the reference band, 50% of the points (reference")
     none = check_accuracy("W, b", 0.09, cal, "acc", chance=0.1)
     assert none.credit == 0.0
-    assert "no better than chance (0.1); the model has not learned the task" in none.message
+    assert "no better than chance (0.1); the model has not learned the task (reference" in none.message
 
 
 def test_check_accuracy_without_calibration_records_the_measurement() -> None:
