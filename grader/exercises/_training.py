@@ -16,6 +16,7 @@ to the reference band, since an honest report of an untrained model is no answer
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -62,13 +63,23 @@ def flat_images(fashion_test: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     return images.reshape(len(images), -1)
 
 
+EARLIER = re.compile(r"^step '[^']*' failed earlier: (\w+): (.*)$", re.S)
+
+
 def missing_or_raised(name: str, value: Any) -> Check | None:
-    """A failed check when ``value`` could not be obtained, else None."""
+    """A failed check when ``value`` could not be obtained, else None. A step that failed
+    because an earlier one did (``build_mlp`` before ``train_mlp``) names the first error."""
     if isinstance(value, Missing):
         return failed(value.reason)
     if isinstance(value, Raised):
-        hint = " (the exercise is not done yet)" if value.type == "NotImplementedError" else ""
-        return failed(f"`{name}` raised {value.type}{hint}", str(value))
+        kind, message, how = value.type, value.message, "raised"
+        earlier = EARLIER.match(message) if kind == "RuntimeError" else None
+        if earlier:
+            kind, message, how = earlier.group(1), earlier.group(2), "failed: an earlier call raised"
+        if kind == "NameError":
+            return failed(f"`{name}` is not defined: the notebook must define it at the top level", message)
+        hint = " (the exercise is not done yet)" if kind == "NotImplementedError" else ""
+        return failed(f"`{name}` {how} {kind}{hint}", f"{kind}: {message}" if message else kind)
     return None
 
 

@@ -96,7 +96,7 @@ def _accuracies(hidden_training: dict[str, Any], act: str) -> tuple[float, str] 
     """Mean held-out accuracy of the ``act`` models over the repeats, and the evidence."""
     values, kinds = [], set()
     for r, (T, labels) in enumerate(hidden_training["held_out"]):
-        who = f"make_model({act!r}) trained by train_classifier"
+        who = f"train_classifier(make_model({act!r}), X, y, epochs, lr)"
         model = hidden_training[f"trained_{act}_{r}"]
         problem = missing_or_raised(who, model)
         if problem is not None:
@@ -127,10 +127,12 @@ def _measured(hidden_training: Any) -> dict[str, tuple[float, str]] | Check:
 
 
 def _activation_test(act: str, hidden_training: Any, calibration: Calibration | Missing) -> Check:
-    measured = _measured(hidden_training)
+    if isinstance(hidden_training, Missing):
+        return failed(hidden_training.reason)
+    measured = _accuracies(hidden_training, act)
     if isinstance(measured, Check):
         return measured
-    accuracy, evidence = measured[act]
+    accuracy, evidence = measured
     return check_accuracy(f"{act} models on {REPEATS} hidden two-moons sets ({BUDGET['epochs']} epochs, "
                           f"lr {BUDGET['lr']:g}), mean held-out", accuracy, calibration, act, chance=CHANCE,
                           evidence=evidence)

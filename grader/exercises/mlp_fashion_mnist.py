@@ -110,7 +110,7 @@ def hidden_accuracy(hidden_training: Any, fashion_test: Any, calibration: Calibr
     last = BUDGET["epochs"]
     labels = hidden_training["permutation"][fashion_test[1]]
     result = _evaluation(hidden_training[f"trained_{last}"], hidden_training[f"logits_{last}"], fashion_test, labels,
-                         "build_mlp + train_mlp")
+                         "train_mlp(build_mlp(256), X, y)")
     if isinstance(result, Check):
         return result
     check = check_accuracy(f"build_mlp(256) trained by train_mlp on {BUDGET['subset']} hidden training images "
@@ -135,7 +135,7 @@ def reported_accuracy(notebook_model: Any, fashion_test: Any, calibration: Calib
     if isinstance(fashion_test, Missing):
         return failed(fashion_test.reason)
     result = _evaluation(notebook_model["model"], notebook_model["logits"], fashion_test, fashion_test[1],
-                         "the notebook's `model`")
+                         "model")
     if isinstance(result, Check):
         return result
     check = check_reported("reported_test_accuracy", notebook_model["reported"], result.accuracy, calibration, METRIC,

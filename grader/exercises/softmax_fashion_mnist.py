@@ -104,6 +104,10 @@ def reported_accuracy(notebook_model: Any, fashion_test: Any, calibration: Calib
         return failed(notebook_model.reason)
     if isinstance(fashion_test, Missing):
         return failed(fashion_test.reason)
+    for name in ("W", "b"):
+        problem = missing_or_raised(name, notebook_model[name])
+        if problem is not None:
+            return problem
     weights = _weights((notebook_model["W"], notebook_model["b"]))
     if isinstance(weights, Check):
         return failed(f"the notebook's own W and b: {weights.message}")

@@ -130,3 +130,30 @@ def test_check_data_survives_all_of_and_fraction_passed() -> None:
         assert combined.data["evidence"] == "e"
     assert all_of(a, b).message == "b"
     assert isinstance(as_value(nn.Linear(1, 1)), ModuleValue)
+
+
+def test_a_chain_of_failed_steps_names_the_first_error() -> None:
+    env = {"model": RUNTIME._Raised(NotImplementedError("your solution here"))}
+    with pytest.raises(RuntimeError) as first:
+        RUNTIME._eval({"kind": "ref", "name": "model"}, env)
+    assert str(first.value) == "step 'model' failed earlier: NotImplementedError: your solution here"
+    env["trained"] = RUNTIME._Raised(first.value)
+    with pytest.raises(RuntimeError) as second:
+        RUNTIME._eval({"kind": "ref", "name": "trained"}, env)
+    assert str(second.value) == "step 'trained' failed earlier: NotImplementedError: your solution here"
+
+
+def test_missing_or_raised_explains_chains_and_undefined_names() -> None:
+    from grader.exercises._training import missing_or_raised
+    from grader.values import Missing, Raised
+
+    chained = missing_or_raised("train_mlp(build_mlp(256), X, y)", Raised(
+        "RuntimeError", "step 'model' failed earlier: NotImplementedError: your solution here"))
+    assert chained is not None and chained.message == (
+        "`train_mlp(build_mlp(256), X, y)` failed: an earlier call raised NotImplementedError "
+        "(the exercise is not done yet)")
+    undefined = missing_or_raised("model", Raised("NameError", "name 'model' is not defined in the notebook"))
+    assert undefined is not None
+    assert undefined.message == "`model` is not defined: the notebook must define it at the top level"
+    assert missing_or_raised("W", Missing("timed out")).message == "timed out"  # type: ignore[union-attr]
+    assert missing_or_raised("W", 1.0) is None
