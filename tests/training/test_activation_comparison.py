@@ -8,7 +8,7 @@ from typing import Any, Callable
 import pytest
 
 from conftest import SOLUTIONS, find_test
-from variants import band_points, variant
+from training_variants import band_points, variant
 
 pytestmark = pytest.mark.kernel
 ID = "activation_comparison"
