@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -116,9 +117,9 @@ def main() -> int:
     print(f"{len(paths)} reference solutions, {args.workers} workers x {threads} thread(s), "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     for path, result, seconds in results:
-        cells = sum(c.seconds for e in result.executions for c in e.cells)  # type: ignore[attr-defined]
-        print(f"  {path.stem:<24} {result.score:g}/{result.max_score:g}  {seconds:5.1f} s "  # type: ignore[attr-defined]
-              f"(cells {cells:.1f} s)")
+        graded: Any = result
+        cells = sum(c.seconds for e in graded.executions for c in e.cells)
+        print(f"  {path.stem:<24} {graded.score:g}/{graded.max_score:g}  {seconds:5.1f} s (cells {cells:.1f} s)")
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(f"total {total:.1f} s")
     print(f"peak RSS: grader {max(peak_self, sampler.peak_self) / MiB:.0f} MiB, largest kernel "

@@ -13,8 +13,9 @@ An exercise module builds one :class:`Exercise` and decorates small functions::
         return fraction_passed([...], "shape pairs")
 
 A test's parameters name the probes it needs (or a built-in: ``source``, ``figures``,
-``cells``, ``context``, ``calibration``, ``fashion_test``); they arrive as plain data. Tests return a :class:`~grader.checks.Check` or a
-list of them. No I/O, kernel or rendering happens in an exercise module.
+``cells``, ``context``, ``calibration``, ``fashion_test``); they arrive as plain data.
+Tests return a :class:`~grader.checks.Check` or a list of them. No I/O, kernel or
+rendering happens in an exercise module.
 """
 
 from __future__ import annotations

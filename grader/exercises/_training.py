@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from ..calibration import Calibration
-from ..checks import Check, as_array, describe, failed
+from ..checks import Check, as_array, check_type, describe, failed
 from ..probe import fashion, take
 from ..values import Missing, Raised
 
 __all__ = ["FASHION_CHANCE", "REPORT_TOLERANCE", "TRAIN_SIZE", "hidden_subset", "hidden_permutation",
-           "hidden_fashion_steps", "check_reported", "flat_images", "missing_or_raised"]
+           "hidden_fashion_steps", "check_reported", "check_model", "flat_images", "missing_or_raised"]
 
 FASHION_CHANCE = 0.1
 REPORT_TOLERANCE = 0.02
@@ -83,6 +83,13 @@ def missing_or_raised(name: str, value: Any) -> Check | None:
     return None
 
 
+def check_model(name: str, value: Any) -> Check:
+    """``value`` is a torch module (a forgotten ``return model`` gets its own hint)."""
+    if value is None:
+        return failed(f"`{name}` returned None: the function must return the trained model")
+    return check_type(name, "module", value)
+
+
 def _learned_floor(calibration: Calibration | Missing, metric: str, chance: float) -> float:
     """Half-way from chance to the reference band (chance + 0.2 without a calibration)."""
     if isinstance(calibration, Calibration) and metric in calibration.metrics:
@@ -101,8 +108,8 @@ def check_reported(name: str, reported: Any, measured: float, calibration: Calib
     if arr is None or arr.size != 1 or isinstance(reported, bool):
         return failed(f"`{name}` should be a number (a fraction in [0, 1]), but it is {describe(reported)}")
     value = float(arr.reshape(-1)[0])
-    data = {"reported": round(value, 6), "measured_here": round(measured, 6), "difference": round(abs(value - measured), 6),
-            "tolerance": tolerance}
+    data = {"reported": round(value, 6), "measured_here": round(measured, 6),
+            "difference": round(abs(value - measured), 6), "tolerance": tolerance}
     floor = _learned_floor(calibration, metric, chance)
     if measured < floor:
         return Check(False, f"your notebook's own model reaches only {measured:.3f} {where} (chance is {chance:g}): "

@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 
 from ..calibration import Calibration, check_accuracy, curve
-from ..checks import Check, all_of, check_type, failed, figure_lines
+from ..checks import Check, all_of, failed, figure_lines
 from ..models import KERNEL_LOGITS, evaluate
 from ..probe import Steps, array, call, glob, logits, ref, take
 from ..spec import Exercise, Forbidden
 from ..values import FigureValue, Missing
-from ._training import check_reported, missing_or_raised
+from ._training import check_model, check_reported, missing_or_raised
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 BUDGET = {"epochs": 60, "lr": 0.05}
@@ -85,7 +85,8 @@ def hidden_training(rng: np.random.Generator) -> Steps:
 
 @EXERCISE.probe
 def notebook_models() -> Steps:
-    steps: dict[str, Any] = {"X_test": glob("X_test"), "y_test": glob("y_test"), "reported": glob("reported_accuracies")}
+    steps: dict[str, Any] = {"X_test": glob("X_test"), "y_test": glob("y_test"),
+                             "reported": glob("reported_accuracies")}
     for act in ACTIVATIONS:
         steps[f"model_{act}"] = take(glob("models"), act)
         steps[f"out_{act}"] = logits(ref(f"model_{act}"), glob("X_test"))
@@ -101,7 +102,7 @@ def _accuracies(hidden_training: dict[str, Any], act: str) -> tuple[float, str] 
         problem = missing_or_raised(who, model)
         if problem is not None:
             return problem
-        kind = check_type(who, "module", model)
+        kind = check_model(who, model)
         if not kind.passed:
             return kind
         try:

@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 
 from ..calibration import Calibration, check_accuracy, curve
-from ..checks import Check, check_type, failed
+from ..checks import Check, failed
 from ..models import KERNEL_LOGITS, Evaluation, evaluate, logits_accuracy
 from ..probe import Steps, call, fashion, glob, logits, ref
 from ..spec import Exercise, Forbidden
 from ..values import ArrayValue, Missing, Raised
-from ._training import FASHION_CHANCE, check_reported, flat_images, hidden_fashion_steps, missing_or_raised
+from ._training import (FASHION_CHANCE, check_model, check_reported, flat_images, hidden_fashion_steps,
+                        missing_or_raised)
 
 NOT_TRAINING = ("torch.load", "torch.hub", "torch.jit.load", "pickle", "joblib", "sklearn", "requests",
                 "urllib", "safetensors")
@@ -67,7 +68,7 @@ def _evaluation(model: Any, kernel_logits: Any, fashion_test: Any, labels: np.nd
     problem = missing_or_raised(who, model)
     if problem is not None:
         return problem
-    kind = check_type(who, "module", model)
+    kind = check_model(who, model)
     if not kind.passed:
         return kind
     if isinstance(kernel_logits, ArrayValue) and not np.all(np.isfinite(kernel_logits.array)):

@@ -157,3 +157,12 @@ def test_missing_or_raised_explains_chains_and_undefined_names() -> None:
     assert undefined.message == "`model` is not defined: the notebook must define it at the top level"
     assert missing_or_raised("W", Missing("timed out")).message == "timed out"  # type: ignore[union-attr]
     assert missing_or_raised("W", 1.0) is None
+
+
+def test_check_model_hints_at_a_missing_return() -> None:
+    from grader.exercises._training import check_model
+
+    assert check_model("train_mlp(m, X, y)", None).message == (
+        "`train_mlp(m, X, y)` returned None: the function must return the trained model")
+    assert not check_model("train_mlp(m, X, y)", 3).passed
+    assert check_model("train_mlp(m, X, y)", as_value(nn.Linear(1, 1))).passed
