@@ -189,7 +189,30 @@ def _cmd_data(argv: Sequence[str]) -> int:
     return 0
 
 
+def _cmd_calibrate(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade calibrate",
+                                description="Grade a reference solution under K seeds with its grading budget and "
+                                            "store the accuracy distribution beside the exercise module.")
+    p.add_argument("id", metavar="ID", help="a trained-model exercise")
+    p.add_argument("--runs", type=int, default=10, metavar="K", help="reference runs (default: 10)")
+    p.add_argument("--workers", type=int, default=0, help="runs graded at once (default: cores)")
+    p.add_argument("--dry-run", action="store_true", help="print the distribution, do not write the file")
+    _add_option_flags(p)
+    args = p.parse_args(argv)
+    from .calibration import calibrate, save_calibration
+
+    result = calibrate(args.id, args.runs, _options(args), args.workers)
+    for name, stats in result.metrics.items():
+        print(f"{name:<24} mean {stats.mean:.4f}  sd {stats.sd:.4f}  full marks from {stats.low:.4f}  "
+              f"({stats.runs} runs, min {min(stats.values):.4f}, max {max(stats.values):.4f})")
+    print(f"budget {result.budget}, {result.seconds:g} s")
+    if not args.dry_run:
+        print(f"wrote {save_calibration(result)}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "calibrate": _cmd_calibrate,
     "list": _cmd_list,
     "validate": _cmd_validate,
     "assign": _cmd_assign,

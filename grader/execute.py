@@ -213,10 +213,13 @@ class Kernel:
         return ("ok" if status == "ok" else "error"), payloads, error
 
     async def kill(self) -> None:
-        try:
-            await self.km.kill_kernel()
-        except Exception:  # already gone
-            pass
+        # SIGKILL to the process group: the jail's unshare, whose --kill-child takes the
+        # whole pid namespace (kernel and anything it forked) down with it.
+        if self.km.provisioner is not None:
+            try:
+                await self.km.provisioner.kill()
+            except OSError:  # already gone
+                pass
 
     async def shutdown(self) -> None:
         """Stop the kernel and remove every file of the run."""

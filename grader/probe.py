@@ -7,7 +7,9 @@ A probe is declared in the grader's process as one of three descriptors:
   call (a value or the exception it raised);
 * :class:`Steps` chains calls (build a model, train it, compute logits on test images)
   with :func:`call`, :func:`glob`, :func:`ref`, :func:`const`, :func:`array`,
-  :func:`fashion` and :func:`logits`, returning only the named results.
+  :func:`fashion`, :func:`take` and :func:`logits`, returning only the named results;
+  what the grader keeps for itself (held-out labels, a label permutation) rides along
+  in ``keep`` and never reaches the kernel.
 
 Inputs are numbers, strings, tuples, lists, numpy arrays (torch tensors in the kernel)
 and :class:`Frame` (a pandas DataFrame in the kernel, built from plain columns).
@@ -31,8 +33,8 @@ from .execute import RawAnswer
 from .values import Missing, Raised, decode_outcome
 
 __all__ = [
-    "Value", "Calls", "Steps", "CallResults", "Args", "Frame", "call", "glob", "ref", "const", "array",
-    "fashion", "logits", "build_request", "read_answer", "ProbeDescriptor",
+    "Value", "Calls", "Steps", "CallResults", "Args", "Frame", "call", "glob", "ref", "const", "array", "fashion",
+    "logits", "take", "build_request", "read_answer", "ProbeDescriptor",
 ]
 
 
@@ -142,6 +144,12 @@ def fashion(split: str, part: str, indices: Sequence[int] | np.ndarray | None = 
     return node
 
 
+def take(values: Any, indices: dict[str, Any]) -> dict[str, Any]:
+    """``values[indices]`` in the kernel, e.g. training labels renamed by a grader-chosen
+    permutation: ``take(permutation, fashion("train", "labels", idx))``."""
+    return call({"kind": "attribute", "of": _node(values), "name": "__getitem__"}, indices)
+
+
 def logits(model: dict[str, Any], X: dict[str, Any]) -> dict[str, Any]:
     """``model(X)`` in evaluation mode without gradients, in batches."""
     return {"kind": "logits", "model": model, "X": X}
@@ -183,13 +191,18 @@ class Calls:
 class Steps:
     """Named steps evaluated in order in the kernel; only ``returns`` come back.
 
-    ``meta`` holds grader-only facts (the data behind the steps, true parameters); it is
-    never sent, and tests read it from ``context.descriptors["<exercise>/<probe>"]``."""
+    ``keep`` holds grader-side values (held-out labels, a permutation) that the test
+    receives with the results under their own names; they are never sent to the kernel."""
 
     steps: dict[str, dict[str, Any]]
     returns: tuple[str, ...]
     max_bytes: int = 256 * 1024 * 1024
-    meta: dict[str, Any] = field(default_factory=dict)
+    keep: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        clash = set(self.keep) & set(self.returns)
+        if clash:
+            raise ValueError(f"Steps: {sorted(clash)} are both returned and kept")
 
 
 ProbeDescriptor = Value | Calls | Steps
@@ -278,4 +291,6 @@ def read_answer(descriptor: ProbeDescriptor, answer: RawAnswer | None) -> Any:
         if not isinstance(outcome, list) or len(outcome) != len(inputs):
             return Missing(f"{what}: the answer does not match the calls made")
         return CallResults(descriptor.function, inputs, outcome)
-    return {name: decode_outcome(results.get(name)) for name in descriptor.returns}
+    out = {name: decode_outcome(results.get(name)) for name in descriptor.returns}
+    out.update(descriptor.keep)
+    return out

@@ -13,6 +13,8 @@ class _Raised:
     def __init__(self, exc):
         self.type = type(exc).__name__
         self.message = _safe_str(exc)
+        # the first failure of a chain of steps, so later steps can name the real cause
+        self.root = getattr(exc, "_d2lgrade_root", None) or self
 
 
 def _decode_array(node):
@@ -36,7 +38,8 @@ def _fashion_node(node):
         data, targets = data[index], targets[index]
     if node["part"] == "labels":
         return targets
-    images = data.to(torch.float32).div(255)
+    images = data.to(torch.float32)
+    images.div_(255)  # in place: the float copy is new, and 60,000 images are 188 MB
     return images.reshape(len(images), -1) if node.get("flatten") else images.unsqueeze(1)
 
 
@@ -91,7 +94,9 @@ def _eval(node, env):
     if kind == "ref":
         value = env[node["name"]]
         if isinstance(value, _Raised):
-            raise RuntimeError("step %r failed earlier" % node["name"])
+            exc = RuntimeError("step %r failed earlier: %s: %s" % (node["name"], value.root.type, value.root.message))
+            exc._d2lgrade_root = value.root
+            raise exc
         return value
     if kind == "fashion":
         return _fashion_node(node)
