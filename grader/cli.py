@@ -189,11 +189,42 @@ def _cmd_data(argv: Sequence[str]) -> int:
     return 0
 
 
+def _cmd_batch(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade batch", description="Grade a class's submissions into a gradebook; "
+                                "rerun the same command to resume (see docs/INSTRUCTORS.md).")
+    p.add_argument("submissions", metavar="SUBMISSIONS",
+                   help="folder of notebooks (one per student) or of per-student folders")
+    p.add_argument("--db", required=True, metavar="FILE", help="the SQLite gradebook (created if missing)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="submissions graded at once (default: cores)")
+    p.add_argument("--regrade", action="store_true",
+                   help="regrade submissions graded with other exercise versions (history is kept)")
+    p.add_argument("--exercise", action="append", default=[], metavar="ID", help="grade as this exercise (repeatable)")
+    p.add_argument("--homework", metavar="ID", help="grade as this free-form homework")
+    p.add_argument("--student-from", default="auto", metavar="auto|filename|folder|metadata",
+                   help="where the student id comes from (default auto: the folder's or the notebook's name)")
+    p.add_argument("--dask", metavar="ADDRESS", help="grade on this Dask scheduler (e.g. tcp://host:8786)")
+    _add_option_flags(p)
+    args = p.parse_args(argv)
+    from .batch import grade_batch
+    from .report.progress import RichProgress
+
+    options = _options(args)
+    if "figures" not in options.explicit:
+        # The gradebook feeds `grade report` later: keep the figures' images unless told not to.
+        options = dataclasses.replace(options, figures=True)
+    grade_batch(Path(args.submissions), db=Path(args.db), options=options, workers=args.workers,
+                regrade=args.regrade, exercise_ids=args.exercise, homework_id=args.homework,
+                student_from=args.student_from, dask_address=args.dask, progress=RichProgress(),
+                command=" ".join(["grade", "batch", *argv]))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "list": _cmd_list,
     "validate": _cmd_validate,
     "assign": _cmd_assign,
     "data": _cmd_data,
+    "batch": _cmd_batch,
 }
 
 
