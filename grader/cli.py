@@ -219,12 +219,35 @@ def _cmd_batch(argv: Sequence[str]) -> int:
     return 0
 
 
+def _cmd_export(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade export", description="Export a gradebook's newest results.")
+    p.add_argument("--db", required=True, metavar="FILE", help="the gradebook")
+    p.add_argument("--csv", metavar="FILE", help="grade sheet: one row per student, one column per exercise, total")
+    p.add_argument("--gradescope", metavar="DIR", help="one DIR/<student>/results.json per submission")
+    p.add_argument("--junit", metavar="FILE", help="JUnit XML of every submission")
+    args = p.parse_args(argv)
+    if not (args.csv or args.gradescope or args.junit):
+        p.error("give at least one of --csv, --gradescope, --junit")
+    from .export import write_csv, write_gradescope, write_junit
+    from .gradebook import open_gradebook
+
+    with open_gradebook(Path(args.db)) as book:
+        if args.csv:
+            print(f"wrote {args.csv}: {write_csv(book, Path(args.csv))} students")
+        if args.gradescope:
+            print(f"wrote {write_gradescope(book, Path(args.gradescope))} results.json files in {args.gradescope}")
+        if args.junit:
+            print(f"wrote {args.junit}: {write_junit(book, Path(args.junit))} submissions")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "list": _cmd_list,
     "validate": _cmd_validate,
     "assign": _cmd_assign,
     "data": _cmd_data,
     "batch": _cmd_batch,
+    "export": _cmd_export,
 }
 
 

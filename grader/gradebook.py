@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -146,6 +147,10 @@ class StoredSubmission:
     result: SubmissionResult | None = None
 
 
+def _uri(path: Path, immutable: bool = False) -> str:
+    return f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
 def _check_file(path: Path) -> bool:
     """True when ``path`` holds our gradebook, False when there is nothing yet; raise otherwise."""
     if not path.exists() or path.stat().st_size == 0:
@@ -157,9 +162,11 @@ def _check_file(path: Path) -> bool:
     if header != SQLITE_HEADER:
         raise GradebookError(f"{path}: is not a SQLite database, so not a gradebook; refusing to touch it "
                              "(give a new file name with --db)")
+    # Read-only, so that inspecting a foreign file cannot change it; immutable (no -shm or
+    # -wal files created) unless a write-ahead log shows the file is a live WAL database.
+    live = Path(str(path) + "-wal").exists()
     try:
-        # Read-only, so that inspecting a foreign file cannot change it.
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(_uri(path, immutable=not live), uri=True)
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -328,7 +335,7 @@ def open_gradebook(path: str | os.PathLike[str], *, write: bool = False) -> Grad
     if not write:
         if not exists:
             raise GradebookError(f"{path}: no such gradebook (create one with `grade batch ... --db {path}`)")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        conn = sqlite3.connect(_uri(path), uri=True, isolation_level=None)
         conn.row_factory = sqlite3.Row
         return Gradebook(path, conn)
     if not path.parent.is_dir():

@@ -47,10 +47,19 @@ class Graded:
 
 
 def assess(result: SubmissionResult) -> Graded:
-    """Status, outcome and message of a finished grading."""
+    """Status, outcome and message of a finished grading.
+
+    The outcome is the first notebook's that did not complete (timeout, dead_kernel,
+    memory_limit, startup_failed); ``cell_timeout`` when every notebook completed but a
+    cell had to be interrupted (the run went on, later exercises were graded)."""
     bad = [e for e in result.executions if e.outcome != "completed"]
-    outcome = bad[0].outcome if bad else "completed"
-    message = "; ".join(f"{Path(e.source_file).name}: {e.message or e.outcome}" for e in bad)
+    if bad:
+        outcome = bad[0].outcome
+        message = "; ".join(f"{Path(e.source_file).name}: {e.message or e.outcome}" for e in bad)
+    else:
+        stuck = [(e, c) for e in result.executions for c in e.cells if c.status in ("timeout", "killed")]
+        outcome = "cell_timeout" if stuck else "completed"
+        message = "; ".join(f"{Path(e.source_file).name}: cell {c.index + 1} {c.evalue}" for e, c in stuck)
     status = "error" if outcome == "startup_failed" else "graded"
     return Graded(status, outcome, message, result.seconds, result)
 

@@ -81,13 +81,15 @@ def print_summary(summary: BatchSummary, console: Console) -> None:
     table.add_column()
     outcomes = summary.outcomes
     rows = [("graded", summary.graded), ("  completed", outcomes.get("completed", 0)),
-            ("  timeout", outcomes.get("timeout", 0)), ("  dead kernel", outcomes.get("dead_kernel", 0)),
-            ("  memory limit", outcomes.get("memory_limit", 0)), ("invalid notebooks", summary.invalid),
+            ("  a cell interrupted at its time limit", outcomes.get("cell_timeout", 0)),
+            ("  stopped: notebook time limit", outcomes.get("timeout", 0)),
+            ("  stopped: the kernel died", outcomes.get("dead_kernel", 0)),
+            ("  stopped: memory limit", outcomes.get("memory_limit", 0)), ("invalid notebooks", summary.invalid),
             ("grader errors (retried next run)", summary.errors),
             ("already in the gradebook", summary.done_before),
-            ("other exercise versions (use --regrade)", summary.stale)]
+            ("graded with other exercise versions (use --regrade)", summary.stale)]
     for label, value in rows:
-        if value or not label.startswith(" "):
+        if value or label == "graded":
             table.add_row(str(value), label)
     console.print(table)
     if summary.percents:
