@@ -86,8 +86,10 @@ def _run_grade(argv: Sequence[str]) -> int:
     if args.junit:
         Path(args.junit).write_text(to_junit(results), encoding="utf-8")
     if args.html:
+        from .reference import reference_figures
         from .report.html import write_html
-        write_html(results, Path(args.html))
+        references = reference_figures({u.id for r in results for u in r.units}, options=options)
+        write_html(results, Path(args.html), references=references)
     if args.fail_under is not None:
         for r in results:
             if r.max_score and 100 * r.score / r.max_score < args.fail_under:
@@ -241,6 +243,24 @@ def _cmd_export(argv: Sequence[str]) -> int:
     return 0
 
 
+def _cmd_report(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade report", description="Write HTML feedback from a gradebook.")
+    p.add_argument("--db", required=True, metavar="FILE", help="the gradebook")
+    p.add_argument("--html", required=True, metavar="DIR", help="one self-contained DIR/<student>.html each")
+    _add_option_flags(p)
+    args = p.parse_args(argv)
+    from .export import units_in, write_html_reports
+    from .gradebook import open_gradebook
+    from .reference import reference_figures
+
+    with open_gradebook(Path(args.db)) as book:
+        # Reference figures come from grading the solutions (cached after the first time).
+        references = reference_figures(units_in(book), options=_options(args))
+        count = write_html_reports(book, Path(args.html), references=references)
+    print(f"wrote {count} HTML reports in {args.html}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "list": _cmd_list,
     "validate": _cmd_validate,
@@ -248,6 +268,7 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "data": _cmd_data,
     "batch": _cmd_batch,
     "export": _cmd_export,
+    "report": _cmd_report,
 }
 
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from .gradebook import Gradebook, StoredSubmission
 from .report.gradescope import to_gradescope
 from .report.junit import to_junit
 from .results import SubmissionResult, TestResult, UnitResult
 
-__all__ = ["submission_result", "grade_sheet", "write_csv", "write_gradescope", "write_junit"]
+__all__ = ["submission_result", "grade_sheet", "write_csv", "write_gradescope", "write_junit", "write_html_reports",
+           "units_in"]
 
 
 def submission_result(sub: StoredSubmission) -> SubmissionResult:
@@ -79,3 +80,19 @@ def write_junit(book: Gradebook, path: Path) -> int:
     subs = book.submissions()
     path.write_text(to_junit([submission_result(s) for s in subs]), encoding="utf-8")
     return len(subs)
+
+
+def units_in(book: Gradebook) -> set[str]:
+    """Ids of the exercises and homeworks in the newest submissions."""
+    return {unit.id for sub in book.submissions() if sub.result for unit in sub.result.units}
+
+
+def write_html_reports(book: Gradebook, folder: Path, *, references: Mapping[str, Sequence[dict[str, Any]]]) -> int:
+    """``folder/<student>.html`` (self-contained) for each student; returns how many."""
+    from .report.html import write_html
+
+    count = 0
+    for sub in book.submissions():
+        write_html([submission_result(sub)], folder / f"{_safe_name(sub.student)}.html", references=references)
+        count += 1
+    return count
