@@ -261,6 +261,25 @@ def _cmd_report(argv: Sequence[str]) -> int:
     return 0
 
 
+def _cmd_stats(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade stats", description="Per exercise and per test: pass rate, scores, "
+                                "most common failures (newest attempt of each student).")
+    p.add_argument("--db", required=True, metavar="FILE", help="the gradebook")
+    p.add_argument("--html", metavar="FILE", help="also write an HTML summary with plots")
+    args = p.parse_args(argv)
+    from .gradebook import open_gradebook
+    from .report.stats import print_stats, write_stats_html
+    from .stats import class_stats
+
+    with open_gradebook(Path(args.db)) as book:
+        stats = class_stats(book)
+    print_stats(stats)
+    if args.html:
+        write_stats_html(stats, Path(args.html))
+        print(f"wrote {args.html}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "list": _cmd_list,
     "validate": _cmd_validate,
@@ -269,6 +288,7 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "batch": _cmd_batch,
     "export": _cmd_export,
     "report": _cmd_report,
+    "stats": _cmd_stats,
 }
 
 

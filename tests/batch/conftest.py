@@ -33,10 +33,10 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run `grade ARGS` in a new process and return what it did."""
-    return subprocess.run([sys.executable, "-m", "grader", *args], env=cli_env(), capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO)
+def run_cli(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `grade ARGS` in a new process (``env``: extra variables) and return what it did."""
+    return subprocess.run([sys.executable, "-m", "grader", *args], env={**cli_env(), **env}, capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO)
 
 
 def looping_broadcasting(path: Path) -> Path:
