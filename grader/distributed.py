@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import os
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -100,8 +101,9 @@ def grade_on_dask(todo: Sequence[Submission], *, address: str, options: Options,
         futures = {}
         for sub in runnable:
             payload = task_payload(sub, options=options, exercise_ids=exercise_ids, homework_id=homework_id)
-            future = client.submit(grade_task, payload, key=f"grade-{sub.student}-{sub.file_hash[:12]}", pure=False,
-                                   retries=0)
+            # A fresh key per task: a regrade of the same files must not reuse an old result.
+            key = f"grade-{sub.student}-{sub.file_hash[:12]}-{uuid.uuid4().hex[:8]}"
+            future = client.submit(grade_task, payload, key=key, pure=False, retries=0)
             futures[future] = sub
         for future in as_completed(futures):
             sub = futures[future]
