@@ -37,7 +37,12 @@ from .registry import exercises, homeworks
 from .sandbox import detect_isolation
 from .submissions import Submission, describe, find_submissions
 
-__all__ = ["BatchSummary", "BatchProgress", "grade_batch", "default_workers"]
+__all__ = ["BatchSummary", "BatchProgress", "grade_batch", "default_workers", "SPARE_KERNELS"]
+
+# Kernels booted ahead beyond those the workers are using. Booting is CPU work like
+# grading: more spares than this only make the kernels compete for the cores (measured
+# on 2 cores, see benchmarks/batch.py), fewer leave the workers waiting for a boot.
+SPARE_KERNELS = 1
 
 
 def default_workers() -> int:
@@ -146,7 +151,7 @@ async def _grade_local(todo: Sequence[Submission], *, options: Options, workers:
     async with KernelPool() as pool:
         warmed = 0
 
-        def warm_next(count: int = 1) -> None:
+        def warm_next(count: int) -> None:
             nonlocal warmed
             for _ in range(count):
                 if warmed < len(keys):
@@ -158,8 +163,9 @@ async def _grade_local(todo: Sequence[Submission], *, options: Options, workers:
             counter[0] += 1
             preload = sub.preload[i] if i < len(sub.preload) else ()
             key = KernelKey(opts, tuple(hidden), preload, options.threads)
-            warm_next()  # one handed out, one more starts booting
-            return await pool.take(key)
+            claimed = pool.claim(key)
+            warm_next(ahead - pool.waiting)  # keep `ahead` spare kernels booting or booted
+            return await pool.ready(claimed, key)
 
         async def worker() -> None:
             while queue:
@@ -174,7 +180,7 @@ async def _grade_local(todo: Sequence[Submission], *, options: Options, workers:
                     new_kernel=lambda o, h, sub=sub, counter=counter: new_kernel(sub, counter, o, h))
                 on_done(sub, graded)
 
-        warm_next(workers + ahead)
+        warm_next(workers + ahead)  # the first kernel of each worker, and the spares
         await asyncio.gather(*(worker() for _ in range(workers)))
         summary.pool = {"warm": pool.stats.warm, "cold": pool.stats.cold, "failed": pool.stats.failed,
                         "mean_boot_seconds": round(sum(pool.stats.boot_seconds) / len(pool.stats.boot_seconds), 2)
@@ -235,7 +241,8 @@ def grade_batch(root: str | Path, *, db: str | Path, options: Options, workers: 
                           homework_id=homework_id, on_done=on_done)
         else:
             asyncio.run(_grade_local(todo, options=options, workers=workers, exercise_ids=exercise_ids,
-                                     homework_id=homework_id, hide=hide, ahead=workers if ahead is None else ahead,
+                                     homework_id=homework_id, hide=hide,
+                                     ahead=SPARE_KERNELS if ahead is None else ahead,
                                      on_done=on_done, summary=summary))
         summary.seconds = round(time.monotonic() - started, 2)
         book.finish_run(summary.run_id, summary.to_dict())

@@ -92,18 +92,21 @@ class KernelPool:
         """Kernels booted or booting that nobody took yet."""
         return sum(len(q) for q in self._ready.values())
 
-    async def take(self, key: KernelKey) -> Kernel:
-        """A started kernel for ``key``: the oldest warm one, else one booted now.
-
-        A warm kernel that failed to boot or died while waiting is replaced by a new,
-        unstarted one: the pipeline then starts it and records a failure as the result."""
+    def claim(self, key: KernelKey) -> asyncio.Task[Kernel]:
+        """Reserve the oldest kernel warmed for ``key``, or start booting one now; then
+        :meth:`ready` gives it. (Two steps, so a caller can warm the next kernel between.)"""
         queue = self._ready.get(key)
         if queue:
             task = queue.popleft()
-            warm = True
-        else:
-            task = asyncio.ensure_future(self._boot(key))
-            warm = False
+            task.warm = True  # type: ignore[attr-defined]
+            return task
+        return asyncio.ensure_future(self._boot(key))
+
+    async def ready(self, task: asyncio.Task[Kernel], key: KernelKey) -> Kernel:
+        """The claimed kernel once booted.
+
+        A kernel that failed to boot or died while waiting is replaced by a new,
+        unstarted one: the pipeline then starts it and records a failure as the result."""
         try:
             kernel = await task
         except Exception:
@@ -113,11 +116,15 @@ class KernelPool:
             self.stats.failed += 1
             await kernel.shutdown()
             return Kernel(key.options, hide=key.hide, threads=key.threads)
-        if warm:
+        if getattr(task, "warm", False):
             self.stats.warm += 1
         else:
             self.stats.cold += 1
         return kernel
+
+    async def take(self, key: KernelKey) -> Kernel:
+        """A started kernel for ``key``: the oldest warm one, else one booted now."""
+        return await self.ready(self.claim(key), key)
 
     async def _boot(self, key: KernelKey) -> Kernel:
         kernel = Kernel(key.options, hide=key.hide, threads=key.threads)
