@@ -63,7 +63,7 @@ class GradedClass:
 def make_class(folder: Path) -> Path:
     """alice: broadcasting solution; bob: sin_derivative stub; carol: not JSON;
     dave: a folder of two notebooks (broadcasting with a wrong x3/y3, sin_derivative solution);
-    erin: broadcasting solution with an endless loop cell."""
+    erin: broadcasting solution with an endless loop cell; frank: a notebook that kills its kernel."""
     folder.mkdir(parents=True)
     shutil.copyfile(SOLUTIONS / "broadcasting.ipynb", folder / "alice.ipynb")
     shutil.copyfile(STUBS / "sin_derivative.ipynb", folder / "bob.ipynb")
@@ -73,6 +73,8 @@ def make_class(folder: Path) -> Path:
                   folder / "dave" / "chapter2.ipynb")
     shutil.copyfile(SOLUTIONS / "sin_derivative.ipynb", folder / "dave" / "chapter2_5.ipynb")
     looping_broadcasting(folder / "erin.ipynb")
+    write(notebook([code("x3 = 1"), code("import os\nos._exit(1)")], exercises=["broadcasting"]),
+          folder / "frank.ipynb")
     return folder
 
 

@@ -34,11 +34,14 @@ def test_every_submission_is_recorded_whatever_it_did(graded_class: GradedClass)
         ("carol", 1, "invalid", "", None, None),
         ("dave", 1, "graded", "completed", 15.0, 17.0),
         ("erin", 1, "graded", "cell_timeout", 9.0, 9.0),
+        ("frank", 1, "graded", "dead_kernel", 0.0, 9.0),
     ]
     carol = _rows(graded_class.db, "SELECT message FROM submissions WHERE student_id = 'carol'")[0][0]
     assert carol.endswith("carol.ipynb: is not valid JSON (line 1: Expecting value); is it really a .ipynb?")
     erin = _rows(graded_class.db, "SELECT message FROM submissions WHERE student_id = 'erin'")[0][0]
     assert erin == "erin.ipynb: cell 7 interrupted after 3 s"
+    frank = _rows(graded_class.db, "SELECT message FROM submissions WHERE student_id = 'frank'")[0][0]
+    assert frank == "frank.ipynb: the kernel died in cell 2"
 
 
 def test_a_folder_is_one_submission_of_all_its_notebooks(graded_class: GradedClass) -> None:
@@ -54,14 +57,15 @@ def test_a_folder_is_one_submission_of_all_its_notebooks(graded_class: GradedCla
 
 def test_summary_counts_and_failures(graded_class: GradedClass) -> None:
     out = graded_class.stdout
-    assert "5 submissions, 0 already in the gradebook; grading 5 with 2 local workers" in out
-    assert "4  graded" in out and "3    completed" in out and "1    a cell interrupted at its time limit" in out
+    assert "6 submissions, 0 already in the gradebook; grading 6 with 2 local workers" in out
+    assert "5  graded" in out and "1    stopped: the kernel died" in out and "3    completed" in out and "1    a cell interrupted at its time limit" in out
     assert "1  invalid notebooks" in out
     assert "carol: invalid:" in out and "erin: cell_timeout: erin.ipynb: cell 7 interrupted after 3 s" in out
     summary = json.loads(_rows(graded_class.db, "SELECT summary FROM runs")[0][0])
-    assert (summary["graded"], summary["invalid"], summary["errors"]) == (4, 1, 0)
-    assert summary["pool"]["warm"] + summary["pool"]["cold"] == 5  # one kernel per notebook
-    assert summary["pool"]["warm"] >= 4
+    assert (summary["graded"], summary["invalid"], summary["errors"]) == (5, 1, 0)
+    assert summary["outcomes"] == {"completed": 3, "cell_timeout": 1, "dead_kernel": 1}
+    assert summary["pool"]["warm"] + summary["pool"]["cold"] == 6  # one kernel per notebook
+    assert summary["pool"]["warm"] >= 5
 
 
 def test_run_metadata(graded_class: GradedClass) -> None:
@@ -80,7 +84,7 @@ def test_csv_export(graded_class: GradedClass, tmp_path: Path) -> None:
     out = tmp_path / "grades.csv"
     done = run_cli("export", "--db", str(graded_class.db), "--csv", str(out))
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"wrote {out}: 5 students\n"
+    assert done.stdout == f"wrote {out}: 6 students\n"
     with open(out, newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows == [
@@ -90,6 +94,7 @@ def test_csv_export(graded_class: GradedClass, tmp_path: Path) -> None:
         ["carol", "", "", "0.0", "invalid"],
         ["dave", "7.0", "8.0", "15.0", "completed"],
         ["erin", "9.0", "", "9.0", "cell_timeout"],
+        ["frank", "0.0", "", "0.0", "dead_kernel"],
     ]
 
 
@@ -98,7 +103,7 @@ def test_gradescope_and_junit_exports(graded_class: GradedClass, tmp_path: Path)
                    "--junit", str(tmp_path / "junit.xml"))
     assert done.returncode == 0, done.stderr
     assert sorted(p.parent.name for p in (tmp_path / "gs").glob("*/results.json")) == [
-        "alice", "bob", "carol", "dave", "erin"]
+        "alice", "bob", "carol", "dave", "erin", "frank"]
     dave = json.loads((tmp_path / "gs" / "dave" / "results.json").read_text())
     assert (dave["score"], dave["max_score"]) == (15.0, 17.0)
     assert len(dave["tests"]) == len({t["name"] for t in dave["tests"]})
@@ -115,7 +120,8 @@ def test_gradescope_and_junit_exports(graded_class: GradedClass, tmp_path: Path)
     root = ET.parse(tmp_path / "junit.xml").getroot()
     suites = {s.get("name"): s for s in root.iter("testsuite")}
     assert sorted(suites) == ["alice::broadcasting", "bob::sin_derivative", "carol::submission",
-                              "dave::broadcasting", "dave::sin_derivative", "erin::broadcasting"]
+                              "dave::broadcasting", "dave::sin_derivative", "erin::broadcasting",
+                              "frank::broadcasting"]
     assert suites["alice::broadcasting"].get("failures") == "0"
     assert suites["dave::broadcasting"].get("failures") == "1"
     failure = suites["dave::broadcasting"].find("testcase/failure")

@@ -30,9 +30,9 @@ def _self_contained(page: str) -> None:
 def test_report_shows_student_and_reference_figures(graded_class: GradedClass, tmp_path: Path, options) -> None:
     done = run_cli("report", "--db", str(graded_class.db), "--html", str(tmp_path / "html"), "--threads", "1")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"wrote 5 HTML reports in {tmp_path / 'html'}\n"
+    assert done.stdout == f"wrote 6 HTML reports in {tmp_path / 'html'}\n"
     assert sorted(p.name for p in (tmp_path / "html").iterdir()) == [
-        "alice.html", "bob.html", "carol.html", "dave.html", "erin.html"]
+        "alice.html", "bob.html", "carol.html", "dave.html", "erin.html", "frank.html"]
     page = (tmp_path / "html" / "dave.html").read_text(encoding="utf-8")
     _self_contained(page)
     images = _images(page)

@@ -70,8 +70,8 @@ def test_stats_command(graded_class: GradedClass, tmp_path: Path) -> None:
     done = run_cli("stats", "--db", str(graded_class.db), "--html", str(tmp_path / "stats.html"), COLUMNS="250")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == "5 students (1 cell_timeout, 3 completed, 1 invalid)"
-    assert any(line.startswith("broadcasting: 3 submissions, mean 8.333/9, median 9, full marks 67%") for line in lines)
+    assert lines[0] == "6 students (1 cell_timeout, 3 completed, 1 dead_kernel, 1 invalid)"
+    assert any(line.startswith("broadcasting: 4 submissions, mean 6.25/9, median 8, full marks 50%") for line in lines)
     assert any(line.startswith("sin_derivative: 2 submissions, mean 4/8, median 4, full marks 50%") for line in lines)
     assert "1x `sin_derivative` raised NotImplementedError (the exercise is not done yet)" in done.stdout
     page = (tmp_path / "stats.html").read_text(encoding="utf-8")
