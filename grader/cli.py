@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -191,6 +192,10 @@ def _cmd_data(argv: Sequence[str]) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _cmd_batch(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="grade batch", description="Grade a class's submissions into a gradebook; "
                                 "rerun the same command to resume (see docs/INSTRUCTORS.md).")
@@ -211,6 +216,9 @@ def _cmd_batch(argv: Sequence[str]) -> int:
     from .report.progress import RichProgress
 
     options = _options(args)
+    # SIGTERM (a scheduler ending the job) stops like Ctrl-C: kernels shut down, and what
+    # was committed stays; rerunning resumes.
+    signal.signal(signal.SIGTERM, _interrupt)
     if "figures" not in options.explicit:
         # The gradebook feeds `grade report` later: keep the figures' images unless told not to.
         options = dataclasses.replace(options, figures=True)
