@@ -68,7 +68,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="d2lg-bench-") as tmp:
         paths = make_class(Path(tmp, "class"), args.submissions)
-        print(f"{len(paths)} submissions, {os.cpu_count()} cores, workers {args.workers}")
+        print(f"{len(paths)} submissions, {os.cpu_count()} cores, workers {args.workers}, "
+              f"load average before {os.getloadavg()[0]:.2f} (other work on the machine skews both figures)")
         serial = serial_nbclient(paths)
         print(f"serial plain nbclient: {serial:.1f} s ({len(paths) / serial * 60:.1f} notebooks/min)")
         seconds, output = batch(Path(tmp, "class"), Path(tmp, "gradebook.sqlite"), args.workers)
@@ -76,6 +77,7 @@ def main() -> None:
         print(f"grade batch --workers {args.workers}: {seconds:.1f} s ({len(paths) / seconds * 60:.1f} notebooks/min)")
         for line in summary[-2:]:
             print(f"  {line.strip()}")
+        print(f"load average after {os.getloadavg()[0]:.2f}")
     print(f"throughput ratio (batch / serial): {serial / seconds:.2f}")
 
 
