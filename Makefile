@@ -24,7 +24,7 @@ data: $(STAMP)
 	@if [ -d "$(MIRROR)" ]; then $(GRADE) data import "$(MIRROR)"; else $(GRADE) data fetch; fi
 
 demo: data
-	$(GRADE) examples/sample-submission.ipynb || true
+	$(GRADE) examples/sample-submission.ipynb
 
 validate: data
 	$(GRADE) validate

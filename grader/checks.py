@@ -318,7 +318,7 @@ def not_allowed(uses: Iterable[Use], rules: Sequence[str], *, labels: dict[int, 
                                    "importlib.import_module")
         if any(rule_matches(r, use.name) for r in rules) or (dynamic and dynamic_use):
             where = (labels or {}).get(use.cell, f"cell {use.cell + 1}")
-            shown = "getattr with a computed name" if use.name == "builtins.getattr*" else use.name.lstrip(".")
+            shown = "getattr with a computed name" if use.name == "builtins.getattr*" else use.name
             found.append(f"{shown} ({where}, line {use.line})")
     if not found:
         return passed("no forbidden calls")

@@ -75,9 +75,18 @@ def _run_grade(argv: Sequence[str]) -> int:
         options = dataclasses.replace(options, figures=True)
     together = bool(args.student) or bool(args.homework)
     groups = [args.notebooks] if together else [[p] for p in args.notebooks]
-    results = [grade(group, options=options, exercise_ids=args.exercise, homework_id=args.homework,
-                     student=args.student or "") for group in groups]
-    if args.json:
+    results, bad_input = [], False
+    for group in groups:
+        try:
+            results.append(grade(group, options=options, exercise_ids=args.exercise, homework_id=args.homework,
+                                 student=args.student or ""))
+        except InputError as exc:
+            if len(groups) == 1:
+                raise
+            # One bad file among many: say so and grade the others; the exit code tells.
+            print(f"grade: error: {exc}", file=sys.stderr)
+            bad_input = True
+    if args.json and results:
         docs = [to_gradescope(r) for r in results]
         json.dump(docs[0] if len(docs) == 1 else docs, sys.stdout, indent=2, ensure_ascii=False)
         print()
@@ -91,6 +100,8 @@ def _run_grade(argv: Sequence[str]) -> int:
         from .report.html import write_html
         references = reference_figures({u.id for r in results for u in r.units}, options=options)
         write_html(results, Path(args.html), references=references)
+    if bad_input:
+        return 2
     if args.fail_under is not None:
         for r in results:
             if r.max_score and 100 * r.score / r.max_score < args.fail_under:

@@ -117,6 +117,8 @@ def _parse(path: Path, raw: bytes) -> dict[str, Any]:
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise NotebookError.from_path(path, "is JSON but not a Jupyter notebook (no 'cells')")
     major = data.get("nbformat")
+    if major is None:
+        raise NotebookError.from_path(path, "has no 'nbformat' version: not a notebook saved by Jupyter")
     if major != 4:
         raise NotebookError.from_path(
             path, f"is nbformat {major}, only nbformat 4 is supported; open and save it in a current Jupyter")

@@ -15,10 +15,6 @@ from grader.config import Options, load_options  # noqa: E402
 from grader.pipeline import grade  # noqa: E402
 from grader.results import SubmissionResult  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-SOLUTIONS = REPO / "solutions"
-STUBS = REPO / "exercises"
-
 
 @pytest.fixture(scope="session")
 def options() -> Options:
@@ -35,10 +31,3 @@ def grade_file(options: Options) -> Callable[..., SubmissionResult]:
         return grade(list(paths), options=dataclasses.replace(options, **overrides),
                      exercise_ids=exercise_ids, homework_id=homework_id)
     return run
-
-
-def find_test(result: SubmissionResult, fragment: str) -> Any:
-    """The test whose name contains ``fragment`` (exactly one)."""
-    found = [t for t in result.tests if fragment in t.name]
-    assert len(found) == 1, [t.name for t in result.tests]
-    return found[0]

@@ -94,7 +94,7 @@ def test_seeds_are_fixed_and_network_attempts_reported(tmp_path: Path, options: 
     first = run(tmp_path, options, cells, [value_call("r", None)])
     second = run(tmp_path, options, cells, [value_call("r", None)])
     assert read_answer(Value("r"), first.answers["r"]) == read_answer(Value("r"), second.answers["r"])
-    assert first.summary.network_attempts == ["connect to ('192.0.2.1', 80)"]
+    assert first.summary.network_attempts == ["lookup of 192.0.2.1", "connect to ('192.0.2.1', 80)"]
     assert first.summary.environment["seed"] == 7 and first.summary.environment["cpu_count"] >= 1
 
 

@@ -65,6 +65,6 @@ def test_zero_dimensional_arrays_keep_their_shape_both_ways() -> None:
     assert decode(runtime.encode(torch.ones(2, 3).T)).shape == (3, 2)
 
 
-def test_steps_meta_stays_in_the_grader() -> None:
-    request = build_request(Steps({"out": call("f", 1)}, returns=("out",), meta={"truth": 654321.5}), seed=0)
+def test_steps_keep_stays_in_the_grader() -> None:
+    request = build_request(Steps({"out": call("f", 1)}, returns=("out",), keep={"truth": 654321.5}), seed=0)
     assert "654321.5" not in json.dumps(request)

@@ -20,20 +20,22 @@ MAX_MESSAGE_LINES = 12
 
 
 def _points(value: float) -> str:
-    return f"{value:g}"
+    return f"{round(value, 2):g}"
 
 
 def _test_line(console: Console, test: TestResult) -> None:
     mark, style = {"passed": ("PASS", "green"), "failed": ("FAIL", "red"), "error": ("ERROR", "magenta")}[test.status]
     if test.status == "failed" and test.score > 0:
         mark, style = "PART", "yellow"
-    console.print(Text.assemble((f" {mark:<5}", f"bold {style}"), f" {_points(test.score):>4}/{_points(test.max_score):<4} ",
+    # A zero-point test is a gate (forbidden calls): it scores nothing itself but can zero others.
+    points = "gate" if test.max_score == 0 else f"{_points(test.score)}/{_points(test.max_score)}"
+    console.print(Text.assemble((f" {mark:<5}", f"bold {style}"), f" {points:>9} ",
                                 test.name.split(": ", 1)[-1]))
     lines = test.message.splitlines()
     for line in lines[:MAX_MESSAGE_LINES]:
-        console.print(Text("             " + line, style="dim" if test.status == "passed" else ""))
+        console.print(Text(" " * 17 + line, style="dim" if test.status == "passed" else ""))
     if len(lines) > MAX_MESSAGE_LINES:
-        console.print(Text(f"             ... {len(lines) - MAX_MESSAGE_LINES} more lines (use --json to see all)",
+        console.print(Text(" " * 17 + f"... {len(lines) - MAX_MESSAGE_LINES} more lines (use --json to see all)",
                            style="dim"))
 
 

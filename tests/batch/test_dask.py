@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SOLUTIONS, tiny
+from classroom import REPO, SOLUTIONS, tiny
 from grader.batch import grade_batch
 from grader.gradebook import open_gradebook
 

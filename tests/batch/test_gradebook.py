@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, tiny
+from classroom import run_cli, tiny
 from grader.errors import GradebookError
 from grader.gradebook import APPLICATION_ID, SCHEMA_VERSION, Record, open_gradebook
 from grader import results

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import grader.reference as reference
-from conftest import GradedClass, run_cli
+from classroom import GradedClass, run_cli
 from grader import results as R
 from grader.report.html import render_html
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAST, REPO, cli_env, run_cli, tiny
+from classroom import FAST, REPO, cli_env, run_cli, tiny
 from grader.batch import grade_batch
 from grader.gradebook import open_gradebook
 from grader.registry import exercises

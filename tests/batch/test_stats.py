@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GradedClass, run_cli
+from classroom import GradedClass, run_cli
 from grader import results as R
 from grader.gradebook import Record, open_gradebook
 from grader.report.stats import render_stats_html, sparkline

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SOLUTIONS, tiny
+from classroom import SOLUTIONS, tiny
 from grader.errors import InputError
 from grader.pool import heavy_imports
 from grader.static import analyse

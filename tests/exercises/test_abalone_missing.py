@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from conftest import SOLUTIONS, STUBS, find_test
+from helpers import SOLUTIONS, STUBS, find_test
 from nbfactory import from_solution
 
 from grader.exercises.abalone_missing import (MISREADINGS, column_kind, expected_missing, expected_missing_by_column,

@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from conftest import SOLUTIONS, STUBS, find_test
+from helpers import SOLUTIONS, STUBS, find_test
 from nbfactory import from_solution
 
 from grader.exercises.chain_rule import f_prime, f_value, hidden_inputs
@@ -56,7 +56,7 @@ def test_autograd_inside_the_hand_made_derivative(grade_file: Grade, tmp_path: P
     nb = from_solution(SOLUTION, {HAND: "    return df_autograd(x)"}, tmp_path / "sneaky.ipynb")
     result = grade_file(nb)
     message = find_test(result, "df_by_hand on hidden").message
-    assert message == "0 points: uses requires_grad_ (cell 3, line 22), which this exercise does not allow (and 2 more)"
+    assert message == "0 points: uses .requires_grad_ (cell 3, line 22), which this exercise does not allow (and 2 more)"
     assert find_test(result, "at x = 0.5").score == 0
     assert result.score == 4
 

@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from conftest import SOLUTIONS, STUBS, find_test
+from helpers import SOLUTIONS, STUBS, find_test
 from nbfactory import from_solution
 
 from grader.exercises.column_selection import hidden_frames
@@ -37,7 +37,7 @@ def test_positions_forbidden_and_frame_for_series(grade_file: Grade, tmp_path: P
     result = grade_file(positional)
     assert result.score == 0
     assert find_test(result, "house frame").message == \
-        "0 points: uses iloc (cell 3, line 7), which this exercise does not allow"
+        "0 points: uses .iloc (cell 3, line 7), which this exercise does not allow"
     frame = from_solution(SOLUTION, {"return inputs, df[target]": "return inputs, df[[target]]"}, tmp_path / "frame.ipynb")
     result = grade_file(frame)
     assert result.score == 0

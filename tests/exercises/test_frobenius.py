@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from conftest import SOLUTIONS, STUBS, find_test
+from helpers import SOLUTIONS, STUBS, find_test
 from nbfactory import from_solution
 
 from grader.exercises.frobenius import EXAMPLES, expected, hidden_inputs

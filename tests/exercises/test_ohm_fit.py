@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from conftest import SOLUTIONS, STUBS, find_test
+from helpers import SOLUTIONS, STUBS, find_test
 from nbfactory import from_solution
 
 from grader.exercises.ohm_fit import (EXAMPLE_CURRENT, EXAMPLE_VOLTAGE, check_history_own, check_monotone,

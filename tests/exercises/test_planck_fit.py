@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from conftest import SOLUTIONS, STUBS, find_test
+from helpers import SOLUTIONS, STUBS, find_test
 from nbfactory import from_solution
 
 from grader.exercises.planck_fit import (EXAMPLE_LAMBDA, EXAMPLE_RADIANCE, EXAMPLE_T, WIEN, check_planck,

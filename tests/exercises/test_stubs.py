@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import SOLUTIONS, STUBS
+from helpers import SOLUTIONS, STUBS
 
 from grader.assign import stale_stubs
 

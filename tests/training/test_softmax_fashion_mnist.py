@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import pytest
 
-from conftest import SOLUTIONS, find_test
+from helpers import SOLUTIONS, find_test
 from training_variants import band_points, variant
 
 pytestmark = pytest.mark.kernel
