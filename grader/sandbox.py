@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +129,62 @@ def protected_paths(extra: Sequence[Path] = (), keep: Sequence[Path] = ()) -> li
     return sorted({str(p) for p in safe})
 
 
+RUN_PREFIX = "d2lg-"
+OWNER_FILE = "grader.pid"
+_swept = False
+
+
+def _empty_cgroup(cgroup: Path) -> None:
+    """SIGKILL every process of ``cgroup`` until none is left, then remove it."""
+    procs = cgroup / "cgroup.procs"
+    for _ in range(50):
+        try:
+            pids = [int(p) for p in procs.read_text().split()]
+        except OSError:
+            return
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    try:
+        os.rmdir(cgroup)
+    except OSError:
+        pass
+
+
+def _owner_alive(root: Path) -> bool:
+    try:
+        os.kill(int((root / OWNER_FILE).read_text()), 0)
+    except (OSError, ValueError):
+        # No owner file: a run being created right now, or one from before owner files.
+        return not (root / OWNER_FILE).exists() and time.time() - root.stat().st_mtime < 3600
+    return True
+
+
+def sweep_stale_runs(cgroup_root: str) -> None:
+    """Once per process: remove the run folders and cgroups of graders that died without
+    cleaning up (SIGKILL, out of memory). A run is stale when its grader process is gone."""
+    global _swept
+    if _swept:
+        return
+    _swept = True
+    for root in Path(tempfile.gettempdir()).glob(RUN_PREFIX + "*"):
+        try:
+            if root.is_dir() and not _owner_alive(root):
+                if cgroup_root:
+                    _empty_cgroup(Path(cgroup_root) / root.name)
+                shutil.rmtree(root, ignore_errors=True)
+        except OSError:
+            continue
+    if cgroup_root:
+        for cgroup in Path(cgroup_root).glob(RUN_PREFIX + "*"):
+            if not (Path(tempfile.gettempdir()) / cgroup.name).exists():
+                _empty_cgroup(cgroup)
+
+
 @dataclass
 class Sandbox:
     """One run's private directories and the spec ``jail.py`` launches the kernel with."""
@@ -139,7 +196,9 @@ class Sandbox:
     root: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="d2lg-"))
+        sweep_stale_runs(self.isolation.cgroup_root)
+        self.root = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
+        (self.root / OWNER_FILE).write_text(str(os.getpid()))
         for sub in ("ipc", "sandbox"):
             (self.root / sub).mkdir(mode=0o777)
             os.chmod(self.root / sub, 0o777)
@@ -208,25 +267,8 @@ class Sandbox:
 
     def kill_stragglers(self) -> None:
         """Kill whatever is left in the run's cgroup (a fork bomb's children)."""
-        if not self.cgroup:
-            return
-        procs = Path(self.cgroup) / "cgroup.procs"
-        for _ in range(50):
-            try:
-                pids = [int(p) for p in procs.read_text().split()]
-            except OSError:
-                return
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-        try:
-            os.rmdir(self.cgroup)
-        except OSError:
-            pass
+        if self.cgroup:
+            _empty_cgroup(Path(self.cgroup))
 
     def cleanup(self) -> None:
         """Remove every trace of the run."""
