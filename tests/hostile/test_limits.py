@@ -139,3 +139,15 @@ def test_writes_outside_the_sandbox_fail_or_vanish(tmp_path: Path, grade_cells) 
     for path in outside[:4]:
         assert not Path(path).exists(), path
     assert_broadcast_only(result)
+
+
+def test_the_kernel_holds_no_capabilities(grade_cells, options: Options) -> None:  # type: ignore[no-untyped-def]
+    if not detect_isolation(options.isolation).namespaces:
+        pytest.skip("no namespaces on this machine: the fallback does not drop capabilities (see docs/SECURITY.md)")
+    caps = ("import os, subprocess\nstatus = open('/proc/self/status').read().splitlines()\n"
+            "caps = [line.split()[1] for line in status if line.startswith(('CapEff', 'CapPrm', 'CapBnd'))]\n"
+            "remount = subprocess.run(['mount', '-o', 'remount,rw', '/'], capture_output=True).returncode\n"
+            "raise Exception(caps, remount != 0)")
+    result = grade_cells(graded(caps))
+    assert cell(result, 1).evalue == "(['0000000000000000', '0000000000000000', '0000000000000000'], True)"
+    assert_broadcast_only(result)
