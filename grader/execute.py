@@ -30,12 +30,13 @@ from .config import Options
 from .prepare import Prepared
 from .results import CellRecord, ExecutionSummary
 from .runtime import MIME_EVENT, MIME_RESULT, answer_code, begin_code, boot_code
-from .sandbox import Isolation, Sandbox, SandboxKernelManager, detect_isolation
+from .sandbox import Isolation, MalformedMessage, Sandbox, SandboxKernelManager, detect_isolation
 from .values import decode_outcome
 
 __all__ = ["KernelCall", "RawAnswer", "ExecutionRun", "Kernel", "execute", "run_notebook"]
 
 KILL_GRACE = 10.0
+MALFORMED = "the kernel sent a malformed message (the notebook tampered with the kernel's messaging); it was stopped"
 TRUNCATION_NOTE = "[d2l-grade: output beyond"
 MEMORY_MARKERS = ("can't allocate memory", "not enough memory", "cannot allocate memory", "bad_alloc",
                   "out of memory")
@@ -192,6 +193,9 @@ class Kernel:
                 msg = await kc.get_iopub_msg(timeout=0.2)
             except Empty:
                 msg = None
+            except MalformedMessage:
+                await self.kill()
+                return "tampered", payloads, MALFORMED
             if msg is not None and msg["parent_header"].get("msg_id") == msg_id:
                 content = msg["content"]
                 if msg["msg_type"] in ("display_data", "execute_result") and MIME_RESULT in content.get("data", {}):
@@ -205,6 +209,9 @@ class Kernel:
                     shell = await kc.get_shell_msg(timeout=0)
                 except Empty:
                     shell = None
+                except MalformedMessage:
+                    await self.kill()
+                    return "tampered", payloads, MALFORMED
                 if shell is not None and shell["parent_header"].get("msg_id") == msg_id:
                     reply = shell
         if interrupted_at is not None:
@@ -218,7 +225,8 @@ class Kernel:
         if self.km.provisioner is not None:
             try:
                 await self.km.provisioner.kill()
-            except OSError:  # already gone
+                await asyncio.wait_for(self.km.provisioner.wait(), 5)
+            except (OSError, asyncio.TimeoutError):  # already gone, or reaped later by shutdown
                 pass
 
     async def shutdown(self) -> None:
@@ -244,7 +252,7 @@ async def _probe(kernel: Kernel, call: KernelCall, nonce: str) -> RawAnswer:
     if len(answers) > 1 or len(payloads) > len(answers):
         return RawAnswer("tampered", None, "the probe received more than one answer: the notebook "
                          "imitated the grader's messages", seconds)
-    if status in ("timeout", "killed", "dead_kernel"):
+    if status in ("timeout", "killed", "dead_kernel", "tampered"):
         return RawAnswer(status, None, message, seconds)
     if not answers:
         detail = f" ({message})" if message else ""
@@ -263,13 +271,24 @@ async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | No
     stopped = ""
 
     async def probes(after: int | None) -> None:
+        nonlocal stopped
         for call in calls.get(after, []):
             if stopped:
                 run.answers[call.key] = RawAnswer("not_run", None, stopped)
             elif time.monotonic() > client.deadline:
                 run.answers[call.key] = RawAnswer("not_run", None, "the notebook's total time limit was reached")
             else:
-                run.answers[call.key] = await _probe(kernel, call, nonce)
+                answer = run.answers[call.key] = await _probe(kernel, call, nonce)
+                if answer.status in ("killed", "dead_kernel") or answer.status != "ok" and not await kernel.alive():
+                    # the student's function killed the kernel (os._exit), ignored the
+                    # interrupt, or broke the messaging: nothing after this can run
+                    where = "before the first cell" if after == -1 else f"after {_label(prepared.origin(after))}" \
+                        if after is not None else "after the last cell"
+                    summary.outcome = "timeout" if answer.status == "killed" else "dead_kernel"
+                    what = {"killed": "ignored the interrupt after its time limit; the kernel was killed",
+                            "tampered": "broke the kernel's messaging protocol; the kernel was stopped"}
+                    stopped = summary.message = (f"the notebook's code called by the grader {where} "
+                                                 + what.get(answer.status, "made the kernel die"))
 
     await probes(-1)
     for index, cell in enumerate(nb.cells):
@@ -288,11 +307,12 @@ async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | No
             continue
         client.current = index
         started = time.monotonic()
-        watchdog = asyncio.ensure_future(_kill_after(kernel, client._cell_timeout(cell) + KILL_GRACE))
+        fired = asyncio.Event()
+        watchdog = asyncio.ensure_future(_kill_after(kernel, client._cell_timeout(cell) + KILL_GRACE, fired))
         try:
             await client.async_execute_cell(cell, index, execution_count=index + 1)
         except (DeadKernelError, CellTimeoutError):
-            killed = watchdog.done() and not watchdog.cancelled()
+            killed = fired.is_set()
             record.status = "killed" if killed else "memory"
             tail = kernel.km.log_tail()
             if not killed and not any(m in tail.lower() for m in MEMORY_MARKERS):
@@ -310,6 +330,11 @@ async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | No
                 summary.outcome = "memory_limit"
                 stopped = f"memory limit exceeded in {_label(origin)}"
             summary.message = stopped
+        except MalformedMessage:
+            await kernel.kill()
+            record.status, record.ename, record.evalue = "error", "ProtocolError", MALFORMED
+            summary.outcome = "dead_kernel"
+            stopped = summary.message = f"the kernel broke the messaging protocol in {_label(origin)}"
         else:
             _classify(cell, index, client, record)
             if record.status == "memory":
@@ -329,9 +354,10 @@ async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | No
     await probes(None)
 
 
-async def _kill_after(kernel: Kernel, seconds: float) -> None:
+async def _kill_after(kernel: Kernel, seconds: float, fired: asyncio.Event) -> None:
     """Kill the kernel when a cell outlives its limit plus the grace an interrupt gets."""
     await asyncio.sleep(seconds)
+    fired.set()
     await kernel.kill()
 
 

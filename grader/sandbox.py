@@ -25,12 +25,13 @@ from typing import Any, Sequence
 
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.session import Session
 from platformdirs import user_cache_dir, user_config_dir
 
 from .config import Options
 from .errors import SandboxUnavailableError
 
-__all__ = ["Isolation", "detect_isolation", "Sandbox", "SandboxKernelManager", "protected_paths"]
+__all__ = ["Isolation", "detect_isolation", "Sandbox", "SandboxKernelManager", "protected_paths", "MalformedMessage"]
 
 JAIL = str(Path(__file__).with_name("jail.py"))
 UNSHARE_FLAGS = ["-n", "-m", "-p", "--fork", "--kill-child", "--mount-proc"]
@@ -276,11 +277,27 @@ class Sandbox:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+class MalformedMessage(Exception):
+    """The kernel sent something that is not a valid Jupyter message (e.g. the notebook
+    replaced ``json.dumps``, which the kernel's messaging uses)."""
+
+
+class CheckedSession(Session):
+    """A session whose decoding failures are one exception the executor handles, never a
+    ``KeyError`` or ``ValueError`` from deep inside jupyter_client."""
+
+    def deserialize(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return super().deserialize(*args, **kwargs)
+        except Exception as exc:
+            raise MalformedMessage(f"{type(exc).__name__}: {exc}") from None
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """An ipykernel started through ``jail.py`` with the sandbox's spec, on Unix sockets."""
 
     def __init__(self, sandbox: Sandbox, **kwargs: Any) -> None:
-        super().__init__(transport="ipc", ip=sandbox.ipc_prefix,
+        super().__init__(transport="ipc", ip=sandbox.ipc_prefix, session=CheckedSession(),
                          connection_file=str(sandbox.root / "ipc" / f"kernel-{uuid.uuid4().hex[:8]}.json"),
                          **kwargs)
         self.sandbox = sandbox

@@ -187,12 +187,15 @@ class Exercise:
     # -- the pipeline's side -------------------------------------------------------
 
     def region(self, ctx: UnitContext) -> list[int]:
-        """Submitted cells of this exercise: tagged for it, or defining one of its names."""
-        cells = []
-        for code in ctx.codes:
-            if self.id in code.cell.exercise_tags() or code.defines & set(self.names):
-                cells.append(code.cell.index)
-        return cells
+        """Submitted cells of this exercise: tagged for it, or defining one of its names
+        that no tagged cell defines (tags lost). An untagged cell redefining a name of a
+        tagged cell is not part of the exercise: it cannot move the probes past the graded
+        cells."""
+        names = set(self.names)
+        tagged = {code.cell.index for code in ctx.codes if self.id in code.cell.exercise_tags()}
+        untagged_names = names - {n for code in ctx.codes if code.cell.index in tagged for n in code.defines}
+        return [code.cell.index for code in ctx.codes
+                if code.cell.index in tagged or code.defines & untagged_names]
 
     def plan(self, ctx: UnitContext) -> list[KernelCall]:
         """The probe requests, each sent right after the exercise's last cell."""

@@ -16,6 +16,35 @@ class _TooLarge(Exception):
     pass
 
 
+# What the encoder calls is captured right after torch and numpy are imported, before the
+# next student statement can run: a notebook that later patches `torch.Tensor.detach`,
+# `numpy.ascontiguousarray` or replaces `sys.modules["torch"]` cannot choose the data sent
+# back. Methods are taken from the immutable C types (`torch._C.TensorBase`,
+# `numpy.ndarray`), which Python code cannot patch.
+@_on_import("torch")
+def _capture_torch(torch):
+    _ORIG["torch"] = {
+        "module": torch, "Tensor": torch.Tensor, "TensorBase": torch._C.TensorBase,
+        "Parameter": torch.nn.Parameter, "Module": torch.nn.Module, "Size": torch.Size, "dtype": torch.dtype,
+        "no_subclass": torch._C.DisableTorchFunctionSubclass, "half": (torch.bfloat16, torch.float16),
+        "named_parameters": torch.nn.Module.named_parameters, "named_buffers": torch.nn.Module.named_buffers,
+    }
+
+
+@_on_import("numpy")
+def _capture_numpy(np):
+    _ORIG["numpy"] = {"module": np, "ndarray": np.ndarray, "generic": np.generic, "dtype": np.dtype,
+                      "ascontiguousarray": np.ascontiguousarray, "asarray": np.asarray,
+                      "complex128": np.complex128}
+
+
+def _api(name):
+    """The captured torch or numpy entry points; None when the module is not imported."""
+    if name not in _ORIG and name in _sys.modules:  # imported while the import watcher was bypassed
+        (_capture_torch if name == "torch" else _capture_numpy)(_sys.modules[name])
+    return _ORIG.get(name)
+
+
 def _npy_bytes(arr):
     """The .npy encoding of a numeric ndarray, written here so numpy.save can't be patched in."""
     descr = arr.dtype.str
@@ -26,17 +55,17 @@ def _npy_bytes(arr):
 
 
 def _encode_ndarray(arr, budget, framework, extra=None):
-    np = _sys.modules["numpy"]
+    np = _api("numpy")
     kind = arr.dtype.kind
     if kind not in "biufc" or arr.dtype.hasobject:
         return {"__unsupported__": "ndarray of dtype %s" % arr.dtype}
     if kind == "c":
-        arr = arr.astype(np.complex128)
+        arr = arr.astype(np["complex128"])
     nbytes = int(arr.size) * int(arr.dtype.itemsize)
     budget[0] -= nbytes
     if budget[0] < 0:
         raise _TooLarge("array of %d bytes" % nbytes)
-    arr = np.ascontiguousarray(arr).reshape(arr.shape)  # ascontiguousarray alone makes 0-d arrays 1-d
+    arr = np["ascontiguousarray"](arr).reshape(arr.shape)  # ascontiguousarray alone makes 0-d arrays 1-d
     out = {"__array__": _b64.b64encode(_npy_bytes(arr)).decode("ascii"), "framework": framework,
            "dtype": str(arr.dtype)}
     if extra:
@@ -45,23 +74,25 @@ def _encode_ndarray(arr, budget, framework, extra=None):
 
 
 def _encode_tensor(t, budget):
-    torch = _sys.modules["torch"]
-    with torch._C.DisableTorchFunctionSubclass():
-        base = torch.Tensor.detach(t)
-        requires_grad = bool(torch.Tensor.requires_grad.__get__(t))
-        dtype = str(base.dtype)
-        if base.is_sparse:
-            base = base.to_dense()
-        if base.dtype in (torch.bfloat16, torch.float16):
-            base = base.float()
-        base = base.cpu()
-        if base.dtype.is_complex:
-            base = base.resolve_conj()
-        grad = torch.Tensor.grad.__get__(t)
-        arr = base.numpy(force=True)
-    extra = {"torch_dtype": dtype, "requires_grad": requires_grad, "is_leaf": bool(t.is_leaf),
-             "subclass": type(t).__name__ if type(t) is not torch.Tensor and type(t) is not torch.nn.Parameter else ""}
-    if grad is not None and isinstance(grad, torch.Tensor):
+    torch = _api("torch")
+    T = torch["TensorBase"]
+    with torch["no_subclass"]():
+        base = T.detach(t)
+        requires_grad = bool(T.requires_grad.__get__(t))
+        is_leaf = bool(T.is_leaf.__get__(t))
+        dtype = str(T.dtype.__get__(base))
+        if T.is_sparse.__get__(base):
+            base = T.to_dense(base)
+        if T.dtype.__get__(base) in torch["half"]:
+            base = T.float(base)
+        base = T.cpu(base)
+        if T.is_complex(base):
+            base = T.resolve_conj(base)
+        grad = T.grad.__get__(t)
+        arr = T.numpy(base, force=True)
+    extra = {"torch_dtype": dtype, "requires_grad": requires_grad, "is_leaf": is_leaf,
+             "subclass": type(t).__name__ if type(t) not in (torch["Tensor"], torch["Parameter"]) else ""}
+    if grad is not None and isinstance(grad, T):
         extra["grad"] = _encode_tensor(grad, budget)
     return _encode_ndarray(arr, budget, "torch", extra)
 
@@ -100,17 +131,17 @@ def _describe_module(m, depth=0):
 
 
 def _encode_module(m, budget):
-    torch = _sys.modules["torch"]
+    torch = _api("torch")
     params = {}
-    for name, p in torch.nn.Module.named_parameters(m):
+    for name, p in torch["named_parameters"](m):
         if type(p).__name__ == "UninitializedParameter":
             params[name] = {"__unsupported__": "uninitialized lazy parameter"}
         else:
             params[name] = _encode_tensor(p, budget)
-    buffers = {name: _encode_tensor(b, budget) for name, b in torch.nn.Module.named_buffers(m)}
+    buffers = {name: _encode_tensor(b, budget) for name, b in torch["named_buffers"](m)}
     extra = {}
     for name, value in m.__dict__.items():
-        if isinstance(value, torch.Tensor) and not name.startswith("_"):
+        if isinstance(value, torch["TensorBase"]) and not name.startswith("_"):
             extra[name] = _encode_tensor(value, budget)
     return {"__module__": {"tree": _describe_module(m), "params": params, "buffers": buffers,
                            "tensors": extra, "training": bool(m.__dict__.get("training", True))}}
@@ -129,12 +160,12 @@ def _encode_frame(df, budget):
 
 def _encode_series(series, budget, name=None):
     pd = _sys.modules["pandas"]
-    np = _sys.modules["numpy"]
+    np = _api("numpy")
     dtype = series.dtype
     entry = {"name": str(series.name if name is None else name), "dtype": str(dtype)}
     if isinstance(dtype, pd.CategoricalDtype):
         entry["categories"] = [str(c) for c in dtype.categories[:_MAX_ITEMS]]
-        entry["codes"] = _encode_ndarray(np.asarray(series.cat.codes.to_numpy(), dtype=np.int64), budget, "pandas")
+        entry["codes"] = _encode_ndarray(np["asarray"](series.cat.codes.to_numpy(), dtype="int64"), budget, "pandas")
     elif dtype.kind in "biuf" and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
         entry["values"] = _encode_ndarray(series.to_numpy(), budget, "pandas")
     elif dtype.kind in "biuf" or str(dtype) == "boolean":
@@ -188,23 +219,23 @@ def encode(value, budget=None, depth=0):
     if t in (set, frozenset):
         return {"__set__": [encode(v, budget, depth + 1) for v in list(value)[:_MAX_ITEMS]]}
     module = t.__module__.split(".")[0]
-    torch = _sys.modules.get("torch")
-    np = _sys.modules.get("numpy")
+    torch = _api("torch")
+    np = _api("numpy")
     if torch is not None:
-        if t is torch.Size:
+        if t is torch["Size"]:
             return {"__tuple__": [int(n) for n in tuple.__iter__(value)]}
-        if isinstance(value, torch.Tensor):
+        if isinstance(value, torch["TensorBase"]):
             return _encode_tensor(value, budget)
-        if isinstance(value, torch.nn.Module):
+        if isinstance(value, torch["Module"]):
             return _encode_module(value, budget)
-        if t is torch.dtype:
+        if t is torch["dtype"]:
             return {"__dtype__": str(value)}
     if np is not None:
-        if t is np.ndarray:
+        if t is np["ndarray"]:
             return _encode_ndarray(value, budget, "numpy")
-        if isinstance(value, np.generic) and module == "numpy":
-            return _encode_ndarray(np.asarray(value), budget, "numpy", {"scalar": True})
-        if t is np.dtype or isinstance(value, np.dtype):
+        if isinstance(value, np["generic"]) and module == "numpy":
+            return _encode_ndarray(np["asarray"](value), budget, "numpy", {"scalar": True})
+        if t is np["dtype"] or isinstance(value, np["dtype"]):
             return {"__dtype__": str(value)}
     pd = _sys.modules.get("pandas")
     if pd is not None and module == "pandas":
