@@ -101,9 +101,21 @@ def _drop_capabilities() -> None:
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
+def _only_this_run(runs_dir: str, run_root: str, size: int) -> None:
+    """Cover the folder of all runs with an empty tmpfs and bind this run back into it."""
+    fd = os.open(run_root, os.O_PATH | os.O_DIRECTORY)
+    _mount("none", runs_dir, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+    os.mkdir(run_root, 0o755)
+    _mount(f"/proc/self/fd/{fd}", run_root, None, MS_BIND | MS_REC)
+    os.close(fd)
+
+
 def inner(spec: dict, cmd: list[str]) -> None:
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     root = spec["sandbox"]
+    run_root = os.path.dirname(root)
+    if spec.get("runs_dir"):
+        _only_this_run(spec["runs_dir"], run_root, spec["disk_limit"])
     _mount("none", root, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['disk_limit']},mode=0777")
     for sub in ("work", "tmp", "home"):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
@@ -119,7 +131,11 @@ def inner(spec: dict, cmd: list[str]) -> None:
         _mount("none", "/sys/fs/cgroup", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k")
     # The kernel's sockets live in ipc_dir: keep it writable on its own bind mount.
     _mount(spec["ipc_dir"], spec["ipc_dir"], None, MS_BIND)
-    _read_only_everywhere({root, spec["ipc_dir"], "/dev/shm", "/proc", "/dev", "/sys/fs/cgroup"})
+    writable = {root, spec["ipc_dir"], "/dev/shm", "/proc", "/dev", "/sys/fs/cgroup"}
+    _read_only_everywhere(writable | ({spec["runs_dir"]} if spec.get("runs_dir") else set()))
+    if spec.get("runs_dir"):
+        # The runs tmpfs is the kernel's scratch /tmp; the run's own folder (logs) is not.
+        _mount("none", run_root, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
     _drop_capabilities()
     os.chdir(os.path.join(root, "work"))
     os.execve(cmd[0], cmd, spec["env"])

@@ -256,6 +256,7 @@ class Sandbox:
             "copy": copies, "workdir": str(self.workdir),
             "cgroup_procs": f"{self.cgroup}/cgroup.procs" if self.cgroup else "",
             "unshare": list(self.isolation.unshare),
+            "runs_dir": self._runs_dir(),
         }
         if not self.isolation.namespaces:
             for src, rel in copies:
@@ -265,6 +266,16 @@ class Sandbox:
             for sub in ("work", "tmp"):
                 (self.sandbox_dir / sub).mkdir(exist_ok=True)
         return spec
+
+    def _runs_dir(self) -> str:
+        """The folder holding every run (the system's temporary folder), which the jail
+        replaces by an empty tmpfs showing only this run, so a kernel never sees another
+        kernel's sockets or files; "" when something the kernel needs lives inside it."""
+        runs = self.root.parent.resolve()
+        needed = [self.options.data_path, Path(sys.prefix), Path(sys.base_prefix), Path(__file__).parent]
+        if any(p.resolve() == runs or runs in p.resolve().parents for p in needed):
+            return ""
+        return str(runs)
 
     def kill_stragglers(self) -> None:
         """Kill whatever is left in the run's cgroup (a fork bomb's children)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,12 @@ def test_network_is_blocked_and_reported(grade_cells) -> None:  # type: ignore[n
     assert_broadcast_only(result)
 
 
+def _in_private_tmp(path: Path) -> bool:
+    """Whether the jail replaced the folder holding ``path`` (the runs' temporary folder)."""
+    runs = Path(tempfile.gettempdir()).resolve()
+    return detect_isolation("auto").namespaces and runs in path.resolve().parents
+
+
 def test_secrets_and_other_students_are_out_of_reach(tmp_path: Path, options: Options,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "grader-config" / "d2l-grade.toml"
@@ -118,8 +125,11 @@ def test_secrets_and_other_students_are_out_of_reach(tmp_path: Path, options: Op
     opts = dataclasses.replace(options, secret="s3cr3t-env", config_path=str(config))
     result = asyncio.run(grade_async([alice], options=opts, hide=[submissions]))  # as `grade batch` does
     record = cell(result, 1)
-    # covered folders look empty; covered files read as empty (/dev/null); nothing leaks
-    assert (record.ename, record.evalue) == ("Exception", "['FileNotFoundError', 0, 0, 'FileNotFoundError', []]")
+    # covered folders look empty; covered files read as empty (/dev/null); the temporary
+    # folder (where this test's config lives) is replaced by the kernel's own; nothing leaks
+    config_seen = "FileNotFoundError" if _in_private_tmp(config) else 0
+    assert (record.ename, record.evalue) == ("Exception", str(["FileNotFoundError", 0, config_seen,
+                                                               "FileNotFoundError", []]))
     assert result.seed_policy == "secret" and result.score == 7.0
 
 
@@ -135,7 +145,10 @@ def test_writes_outside_the_sandbox_fail_or_vanish(tmp_path: Path, grade_cells) 
               "raise Exception(results)")
     result = grade_cells(graded(attack))
     record = cell(result, 1)
-    assert record.evalue == str(["OSError"] * len(outside) + ["written"] * len(inside))
+    # Outside: read-only, or out of sight; /tmp is the kernel's private tmpfs, gone after the run.
+    expected = ["FileNotFoundError" if _in_private_tmp(tmp_path) else "OSError", "OSError",
+                "written" if _in_private_tmp(Path("/tmp/planted.txt")) else "OSError", "OSError", "OSError"]
+    assert record.evalue == str(expected + ["written"] * len(inside))
     for path in outside[:4]:
         assert not Path(path).exists(), path
     assert_broadcast_only(result)
@@ -150,4 +163,19 @@ def test_the_kernel_holds_no_capabilities(grade_cells, options: Options) -> None
             "raise Exception(caps, remount != 0)")
     result = grade_cells(graded(caps))
     assert cell(result, 1).evalue == "(['0000000000000000', '0000000000000000', '0000000000000000'], True)"
+    assert_broadcast_only(result)
+
+
+def test_other_runs_are_out_of_sight(grade_cells, options: Options) -> None:  # type: ignore[no-untyped-def]
+    """Kernels graded side by side cannot reach each other's sockets or files."""
+    if not _in_private_tmp(Path(tempfile.gettempdir()) / "x"):
+        pytest.skip("no namespaces here: runs share the temporary folder (see docs/SECURITY.md)")
+    spy = ("import os\nruns = os.path.dirname(os.path.dirname(os.path.dirname(os.getcwd())))  # .../d2lg-*/sandbox/work\n"
+           "raise Exception(len([p for p in os.listdir(runs) if p.startswith('d2lg-')]))")
+    others = Path(tempfile.mkdtemp(prefix="d2lg-"))   # another run, as far as the kernel can tell
+    try:
+        result = grade_cells(graded(spy))
+    finally:
+        others.rmdir()
+    assert cell(result, 1).evalue == "1"   # its own run folder only
     assert_broadcast_only(result)
