@@ -95,7 +95,7 @@ async def grade_async(paths: Sequence[str | Path], *, options: Options, exercise
             parameters.update(unit.parameters)
         prepared = prepare(nb, parameters)
         ctx = UnitContext(notebook=nb, codes=code, secret=options.secret, origin_to_position=prepared.position,
-                          show_hidden_details=not options.secret)
+                          show_hidden_details=not options.secret, data_root=options.data_path)
         calls: list[KernelCall] = []
         for unit in nb_units:
             for call in unit.plan(ctx):

@@ -20,6 +20,7 @@ list of them. No I/O, kernel or rendering happens in an exercise module.
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
@@ -90,6 +91,7 @@ class UnitContext:
     cell_records: list[Any] = field(default_factory=list)
     descriptors: dict[str, ProbeDescriptor] = field(default_factory=dict)
     show_hidden_details: bool = True
+    data_root: Path | None = None  # the data store, for units that measure models on its test sets
 
     def labels(self) -> dict[int, str]:
         return {c.index: c.label for c in self.notebook.cells}
