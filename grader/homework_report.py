@@ -181,8 +181,11 @@ def _exercises(hw: "Homework", parts: Sequence[_Part], models: list[MeasuredMode
     for recogniser in hw.exercises:
         if recogniser.id in found:
             entry = found[recogniser.id]
-            best = max(entry["attempts"], key=lambda a: STATUS_RANK[a["status"]])
-            entry.update(status=best["status"], message=best["message"])
+            attempts = entry["attempts"]
+            pick = min if recogniser.combine == "all" else max
+            entry["status"] = pick(attempts, key=lambda a: STATUS_RANK[a["status"]])["status"]
+            entry["message"] = attempts[0]["message"] if len(attempts) == 1 else " | ".join(
+                f"{', '.join(a['cells'])}: {a['message']}" for a in attempts)
             out.append(entry)
     return out
 

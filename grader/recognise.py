@@ -19,7 +19,7 @@ from __future__ import annotations
 import ast
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -75,6 +75,7 @@ class Recogniser:
     """Base class: an exercise id, the section it belongs to, and a title in our words."""
 
     expected_errors: tuple[tuple[str, str], ...] = ()
+    combine = "best"  # several attempts: the best counts ("all": each is a part of one answer, the worst counts)
 
     def __init__(self, id: str, *, section: str, title: str) -> None:
         self.id, self.section, self.title = id, section, title
@@ -523,6 +524,7 @@ class InitRuns(Recogniser):
     """Linear regression trained from zero weights, or from weights of variance 1000."""
 
     VARIANCE = 1000.0
+    combine = "all"
 
     def _variants(self, code: CellCode) -> list[dict[str, Any]]:
         found = []
@@ -812,4 +814,4 @@ class Sweep(Recogniser):
             return Measured("wrong", f"{len(values)} values swept but only {len(trained)} models trained: {text}")
         if len(measured) < 2:
             return Measured("attempted", text)
-        return Measured("correct", text, {"models": [asdict(m) for m in trained]})
+        return Measured("correct", text, {"models": [m.number for m in trained]})

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -111,6 +112,7 @@ class SectionFound:
         return "heading"
 
 
+@lru_cache(maxsize=8192)
 def normalise_code(source: str) -> str:
     """Code with comments, formatting and whitespace removed (parsed and unparsed when possible)."""
     from .static import _python_source
@@ -126,11 +128,6 @@ def normalise_code(source: str) -> str:
 
 
 def _normalised(code: CellCode) -> str:
-    if code.tree is not None:
-        try:
-            return re.sub(r"\s+", "", ast.unparse(code.tree))
-        except (ValueError, TypeError, RecursionError):
-            pass
     return normalise_code(code.cell.source)
 
 
@@ -148,7 +145,8 @@ def _title_key(text: str) -> str:
     return re.sub(r"[^a-z가-힣]+", " ", text.lower()).strip()
 
 
-def _by_title(text: str, specs: Sequence[SectionSpec]) -> list[str]:
+@lru_cache(maxsize=4096)
+def _by_title(text: str, specs: tuple[SectionSpec, ...]) -> list[str]:
     """Sections whose title (or an alias) the text is, best match first; a text that
     starts with a title ("Linear Regression: notes") counts when nothing matches better."""
     key = _title_key(text)
@@ -192,12 +190,12 @@ def heading_claims(line: str, specs: Sequence[SectionSpec], *, markdown: bool = 
         if len(rest) > 80 or (not (is_md_heading or is_bold) and rest.endswith((".", ",", ";"))):
             return None
         claims = [number] if number in ids else [f"other:{number}"]
-        claims += [s for s in _by_title(rest, specs) if s not in claims]
+        claims += [s for s in _by_title(rest, tuple(specs)) if s not in claims]
         return claims
     if is_md_heading or is_bold:
         if CHAPTER.match(text):
             return ["other:chapter"]
-        by_title = _by_title(text, specs)
+        by_title = _by_title(text, tuple(specs))
         return by_title or None
     return None
 

@@ -203,6 +203,18 @@ def measure_models(entries: Any, part: int, cell_of: dict[int, int], book: froze
     first called) it."""
     if not isinstance(entries, list):
         return []
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matmuls: one thread beats two contending ones
+    try:
+        return _measure_all(entries, part, cell_of, book, data_root)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _measure_all(entries: list[Any], part: int, cell_of: dict[int, int], book: frozenset[str],
+                 data_root: Path) -> list[MeasuredModel]:
     labels: np.ndarray | None = None
     out = []
     for entry in entries:
