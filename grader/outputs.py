@@ -111,11 +111,14 @@ def stored_findings(nb: Notebook, codes: Sequence[CellCode], fresh: dict[int, st
         if cell.stored_count is None and stored:
             findings.append(Finding(cell.index, "stale", "shows output but has no execution count: "
                                     "the output is from an earlier run of other code", _short(stored)))
+            continue
         if cell.stored_count is not None:
             if cell.stored_count < highest:
-                findings.append(Finding(cell.index, "order", f"ran as In [{cell.stored_count}] after a cell above "
-                                        f"ran as In [{highest}]: the notebook was not run top to bottom"))
-            highest = max(highest, cell.stored_count)
+                what = ("the execution counter restarts here: the kernel was restarted" if cell.stored_count == 1 else
+                        f"ran as In [{cell.stored_count}] after the cell above ran as In [{highest}]: "
+                        "the notebook was not run top to bottom")
+                findings.append(Finding(cell.index, "order", what))
+            highest = cell.stored_count
         if not stored or cell.index in dependent or statuses.get(cell.index) not in ("ok", "error"):
             continue
         now = normalise_output(fresh.get(cell.index, ""))

@@ -163,7 +163,8 @@ def _by_title(text: str, specs: tuple[SectionSpec, ...]) -> list[str]:
         if longest:
             prefix.append((longest, spec.id))
     if close:
-        return [sid for _, sid in sorted(close, reverse=True)]
+        best = max(r for r, _ in close)
+        return [sid for r, sid in sorted(close, reverse=True) if r >= best - 0.02]
     return [sid for _, sid in sorted(prefix, reverse=True)]
 
 
@@ -187,7 +188,8 @@ def heading_claims(line: str, specs: Sequence[SectionSpec], *, markdown: bool = 
     if m:
         number = f"{int(m.group(1))}.{int(m.group(2))}"
         rest = m.group(4).strip(" .:-*_")
-        if len(rest) > 80 or (not (is_md_heading or is_bold) and rest.endswith((".", ",", ";"))):
+        sentence = m.group(4).rstrip().endswith((".", ",", ";")) and len(rest.split()) > 3
+        if len(rest) > 80 or (not (is_md_heading or is_bold) and sentence):
             return None
         claims = [number] if number in ids else [f"other:{number}"]
         claims += [s for s in _by_title(rest, tuple(specs)) if s not in claims]

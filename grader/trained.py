@@ -259,8 +259,8 @@ def _fit_summary(fit: dict[str, Any]) -> dict[str, Any]:
 
 # -- what the notebook printed ---------------------------------------------------------
 
-ACCURACY = re.compile(r"(?P<label>(?:acc(?:uracy)?|정확도)[^\n\d]{0,40}?)(?P<value>\d*\.\d+|\d+(?:\.\d+)?\s*%)",
-                      re.IGNORECASE)
+ACCURACY = re.compile(r"(?P<label>(?:[A-Za-z가-힣_]+[\s_-]*){0,2}?(?:acc(?:uracy)?|정확도)[^\n\d]{0,40}?)"
+                      r"(?P<value>\d+(?:\.\d+)?\s*%|\d*\.\d+)", re.IGNORECASE)
 HELD_OUT = re.compile(r"test|val|valid|held|검증|테스트", re.IGNORECASE)
 BARE_TENSOR = re.compile(r"^\s*(?:tensor\()?(0?\.\d+|1\.0+)\)?\s*$")
 
