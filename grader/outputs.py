@@ -65,18 +65,44 @@ def _loads(tree: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+def _binds(stmt: ast.stmt) -> set[str]:
+    """Names a top-level statement binds or changes in place."""
+    names = set()
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, ast.Store):
+            root = node
+            while isinstance(root, (ast.Subscript, ast.Attribute)):
+                root = root.value
+            if isinstance(root, ast.Name):
+                names.add(root.id)
+    return names
+
+
 def run_dependent_cells(codes: Sequence[CellCode]) -> set[int]:
-    """Cells whose output may change from run to run (see the module's docstring)."""
-    tainted_names: set[str] = set()
+    """Cells whose output may change from run to run (see the module's docstring).
+
+    Statement by statement: one that uses randomness, time, ids or training, or a name a
+    run-dependent statement bound, makes its cell run-dependent and taints what it binds;
+    a statement without any rebinds its names clean."""
+    tainted: set[str] = set()
     dependent: set[int] = set()
     for code in codes:
-        uses = _loads(code.tree) if code.tree is not None else set()
-        tainted = code.tree is None or bool(RUN_DEPENDENT.search(code.cell.source)) or bool(uses & tainted_names)
-        if tainted:
+        if code.tree is None:
             dependent.add(code.cell.index)
-            tainted_names |= code.defines
-        else:
-            tainted_names -= code.defines
+            continue
+        for stmt in code.tree.body:
+            text = ast.unparse(stmt)
+            if RUN_DEPENDENT.search(text) or _loads(stmt) & tainted:
+                dependent.add(code.cell.index)
+                tainted |= _binds(stmt)
+            else:
+                tainted -= _binds(stmt)
     return dependent
 
 

@@ -89,16 +89,17 @@ def cell_ranges(refs: list[list[int]], notebooks: list[str]) -> str:
 def _sections_table(console: Console, unit: UnitResult) -> None:
     extra = unit.extra
     points = {t.name: t for t in unit.tests}
-    table = Table("sec", "found by", "cells", "ran", "checks", "discussion", "exercises", "models", "points",
-                  box=None, header_style="bold", pad_edge=False)
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("sec", "found by", "cells", "ran", "checks", "own text", "exercises", "models", "points"):
+        table.add_column(name, no_wrap=name != "cells")
     for s in extra["sections"]:
         test = points.get(f"{s['id']} {s['title']}")
-        ran = s["ran"]
-        ran_text = "-" if not s["has_code"] else f"{ran['ok'] + len(ran['expected_errors'])}/{ran['code_cells']}"
-        if ran["failed"]:
-            ran_text += f" ({len(ran['failed'])} failed)"
-        cps = s["checkpoints"]
-        cp_text = f"{sum(c['status'] == 'passed' for c in cps)}/{len(cps)}" if cps else "-"
+        ran, cps = s["ran"], s["checkpoints"]
+        ran_text = cp_text = "-"
+        if s["present"] and s["has_code"]:
+            ran_text = f"{ran['ok'] + len(ran['expected_errors'])}/{ran['code_cells']}"
+            ran_text += f" ({len(ran['failed'])} failed)" if ran["failed"] else ""
+            cp_text = f"{sum(c['status'] == 'passed' for c in cps)}/{len(cps)}" if cps else "-"
         table.add_row(s["id"], FOUND.get(s["how"], s["how"]) if s["present"] else "[red]missing[/]",
                       escape(cell_ranges(s["cell_refs"], extra["notebooks"])) or "-", ran_text, cp_text,
                       f"{s['discussion']['chars']} chars", ",".join(s["exercises"]) or "-",
