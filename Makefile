@@ -9,7 +9,7 @@ MIRROR   ?= ../shared/data
 STAMP    := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: install data demo test test-fast validate bench clean
+.PHONY: install data demo test test-fast validate bench bench-batch clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test-fast: data
 
 bench: data
 	$(PY) benchmarks/overhead.py
+
+# Serial plain nbclient vs `grade batch --workers 2` on 20 submissions; ratio on the last line.
+bench-batch: data
+	$(PY) benchmarks/batch.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ __all__ = [
     "Check", "passed", "failed", "all_of", "fraction_passed", "check_defined", "check_type",
     "check_shape", "check_dtype", "check_scalar", "check_array_close", "check_array_equal",
     "check_raises", "check_returns", "check_dict_close", "not_allowed", "check_decreasing",
-    "figure_lines", "check_line_matches", "describe", "as_array",
+    "figure_lines", "check_line_matches", "describe", "as_array", "merge_data",
 ]
 
 ROWS_SHOWN = 5
@@ -33,12 +33,17 @@ ROWS_SHOWN = 5
 
 @dataclass(frozen=True)
 class Check:
-    """The outcome of one check: credit in [0, 1], a one-line message and optional details."""
+    """The outcome of one check: credit in [0, 1], a one-line message and optional details.
+
+    ``data`` is plain data for reports, never shown as text: what was measured
+    (``measured``: name -> number, read by calibration), reference bands, the kind of
+    evidence, and ``curves`` (learning curves the scorer moves to the unit's ``extra``)."""
 
     passed: bool
     message: str
     detail: str = ""
     fraction: float | None = None
+    data: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def credit(self) -> float:
@@ -57,12 +62,30 @@ def failed(message: str, detail: str = "", fraction: float | None = None) -> Che
     return Check(False, message, detail, fraction)
 
 
+def merge_data(checks: Iterable[Check]) -> dict[str, Any]:
+    """The ``data`` of several checks in one dict: ``measured`` and ``curves`` are
+    combined, other keys taken from the last check that has them."""
+    out: dict[str, Any] = {}
+    for check in checks:
+        for key, value in check.data.items():
+            if key == "measured":
+                out.setdefault(key, {}).update(value)
+            elif key == "curves":
+                out.setdefault(key, []).extend(value)
+            else:
+                out[key] = value
+    return out
+
+
 def all_of(*checks: Check) -> Check:
-    """Passes when every check passes; otherwise reports the first failure (credit 0)."""
+    """Passes when every check passes; otherwise reports the first failure (credit 0).
+    The data of every check is kept."""
+    data = merge_data(checks)
     for check in checks:
         if not check.passed:
-            return check
-    return Check(True, checks[-1].message if checks else "ok", "\n".join(c.detail for c in checks if c.detail))
+            return Check(check.passed, check.message, check.detail, check.fraction, data)
+    return Check(True, checks[-1].message if checks else "ok", "\n".join(c.detail for c in checks if c.detail),
+                 data=data)
 
 
 def fraction_passed(checks: Sequence[Check], what: str) -> Check:
@@ -70,11 +93,12 @@ def fraction_passed(checks: Sequence[Check], what: str) -> Check:
     if not checks:
         return failed(f"no {what} could be checked")
     good = sum(c.passed for c in checks)
+    data = merge_data(checks)
     if good == len(checks):
-        return Check(True, f"all {len(checks)} {what} correct")
+        return Check(True, f"all {len(checks)} {what} correct", data=data)
     first = next(c for c in checks if not c.passed)
     return Check(False, f"{good} of {len(checks)} {what} correct; first problem: {first.message}",
-                 first.detail, good / len(checks))
+                 first.detail, good / len(checks), data)
 
 
 def describe(value: Any) -> str:
@@ -319,16 +343,22 @@ def check_decreasing(name: str, values: Any, *, min_drop: float = 0.0) -> Check:
 
 
 def figure_lines(figures: Iterable[FigureValue | dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every line of every axes of ``figures``, with finite x/y arrays."""
+    """Every line of every axes of ``figures``, with finite x/y arrays. A line without a
+    label of its own (matplotlib's ``_child0``) takes the legend entry at its position,
+    as ``ax.legend(["a", "b"])`` and ``d2l.plot(..., legend=[...])`` label lines."""
     lines = []
     for fig in figures:
         data = fig.data if isinstance(fig, FigureValue) else fig
         for ax in data.get("axes", []):
-            for line in ax.get("lines", []):
+            legend = [str(t) for t in ax.get("legend", [])]
+            for position, line in enumerate(ax.get("lines", [])):
+                label = str(line.get("label", ""))
+                if label.startswith("_") and position < len(legend):
+                    label = legend[position]
                 x = np.asarray([np.nan if v is None else v for v in line.get("x") or []], dtype=float)
                 y = np.asarray([np.nan if v is None else v for v in line.get("y") or []], dtype=float)
                 if x.size and x.size == y.size:
-                    lines.append({"label": line.get("label", ""), "x": x, "y": y})
+                    lines.append({"label": label, "x": x, "y": y})
     return lines
 
 

@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -86,8 +87,10 @@ def _run_grade(argv: Sequence[str]) -> int:
     if args.junit:
         Path(args.junit).write_text(to_junit(results), encoding="utf-8")
     if args.html:
+        from .reference import reference_figures
         from .report.html import write_html
-        write_html(results, Path(args.html))
+        references = reference_figures({u.id for r in results for u in r.units}, options=options)
+        write_html(results, Path(args.html), references=references)
     if args.fail_under is not None:
         for r in results:
             if r.max_score and 100 * r.score / r.max_score < args.fail_under:
@@ -189,11 +192,134 @@ def _cmd_data(argv: Sequence[str]) -> int:
     return 0
 
 
+def _cmd_calibrate(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade calibrate",
+                                description="Grade a reference solution under K seeds with its grading budget and "
+                                            "store the accuracy distribution beside the exercise module.")
+    p.add_argument("id", metavar="ID", help="a trained-model exercise")
+    p.add_argument("--runs", type=int, default=10, metavar="K", help="reference runs (default: 10)")
+    p.add_argument("--workers", type=int, default=0, help="runs graded at once (default: cores)")
+    p.add_argument("--dry-run", action="store_true", help="print the distribution, do not write the file")
+    _add_option_flags(p)
+    args = p.parse_args(argv)
+    from .calibration import calibrate, save_calibration
+
+    result = calibrate(args.id, args.runs, _options(args), args.workers)
+    for name, stats in result.metrics.items():
+        print(f"{name:<24} mean {stats.mean:.4f}  sd {stats.sd:.4f}  full marks from {stats.low:.4f}  "
+              f"({stats.runs} runs, min {min(stats.values):.4f}, max {max(stats.values):.4f})")
+    print(f"budget {result.budget}, {result.seconds:g} s")
+    if not args.dry_run:
+        print(f"wrote {save_calibration(result)}")
+    return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _cmd_batch(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade batch", description="Grade a class's submissions into a gradebook; "
+                                "rerun the same command to resume (see docs/INSTRUCTORS.md).")
+    p.add_argument("submissions", metavar="SUBMISSIONS",
+                   help="folder of notebooks (one per student) or of per-student folders")
+    p.add_argument("--db", required=True, metavar="FILE", help="the SQLite gradebook (created if missing)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="submissions graded at once (default: cores)")
+    p.add_argument("--regrade", action="store_true",
+                   help="regrade submissions graded with other exercise versions (history is kept)")
+    p.add_argument("--exercise", action="append", default=[], metavar="ID", help="grade as this exercise (repeatable)")
+    p.add_argument("--homework", metavar="ID", help="grade as this free-form homework")
+    p.add_argument("--student-from", default="auto", metavar="auto|filename|folder|metadata",
+                   help="where the student id comes from (default auto: the folder's or the notebook's name)")
+    p.add_argument("--dask", metavar="ADDRESS", help="grade on this Dask scheduler (e.g. tcp://host:8786)")
+    _add_option_flags(p)
+    args = p.parse_args(argv)
+    from .batch import grade_batch
+    from .report.progress import RichProgress
+
+    options = _options(args)
+    # SIGTERM (a scheduler ending the job) stops like Ctrl-C: kernels shut down, and what
+    # was committed stays; rerunning resumes.
+    signal.signal(signal.SIGTERM, _interrupt)
+    if "figures" not in options.explicit:
+        # The gradebook feeds `grade report` later: keep the figures' images unless told not to.
+        options = dataclasses.replace(options, figures=True)
+    grade_batch(Path(args.submissions), db=Path(args.db), options=options, workers=args.workers,
+                regrade=args.regrade, exercise_ids=args.exercise, homework_id=args.homework,
+                student_from=args.student_from, dask_address=args.dask, progress=RichProgress(),
+                command=" ".join(["grade", "batch", *argv]))
+    return 0
+
+
+def _cmd_export(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade export", description="Export a gradebook's newest results.")
+    p.add_argument("--db", required=True, metavar="FILE", help="the gradebook")
+    p.add_argument("--csv", metavar="FILE", help="grade sheet: one row per student, one column per exercise, total")
+    p.add_argument("--gradescope", metavar="DIR", help="one DIR/<student>/results.json per submission")
+    p.add_argument("--junit", metavar="FILE", help="JUnit XML of every submission")
+    args = p.parse_args(argv)
+    if not (args.csv or args.gradescope or args.junit):
+        p.error("give at least one of --csv, --gradescope, --junit")
+    from .export import write_csv, write_gradescope, write_junit
+    from .gradebook import open_gradebook
+
+    with open_gradebook(Path(args.db)) as book:
+        if args.csv:
+            print(f"wrote {args.csv}: {write_csv(book, Path(args.csv))} students")
+        if args.gradescope:
+            print(f"wrote {write_gradescope(book, Path(args.gradescope))} results.json files in {args.gradescope}")
+        if args.junit:
+            print(f"wrote {args.junit}: {write_junit(book, Path(args.junit))} submissions")
+    return 0
+
+
+def _cmd_report(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade report", description="Write HTML feedback from a gradebook.")
+    p.add_argument("--db", required=True, metavar="FILE", help="the gradebook")
+    p.add_argument("--html", required=True, metavar="DIR", help="one self-contained DIR/<student>.html each")
+    _add_option_flags(p)
+    args = p.parse_args(argv)
+    from .export import units_in, write_html_reports
+    from .gradebook import open_gradebook
+    from .reference import reference_figures
+
+    with open_gradebook(Path(args.db)) as book:
+        # Reference figures come from grading the solutions (cached after the first time).
+        references = reference_figures(units_in(book), options=_options(args))
+        count = write_html_reports(book, Path(args.html), references=references)
+    print(f"wrote {count} HTML reports in {args.html}")
+    return 0
+
+
+def _cmd_stats(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade stats", description="Per exercise and per test: pass rate, scores, "
+                                "most common failures (newest attempt of each student).")
+    p.add_argument("--db", required=True, metavar="FILE", help="the gradebook")
+    p.add_argument("--html", metavar="FILE", help="also write an HTML summary with plots")
+    args = p.parse_args(argv)
+    from .gradebook import open_gradebook
+    from .report.stats import print_stats, write_stats_html
+    from .stats import class_stats
+
+    with open_gradebook(Path(args.db)) as book:
+        stats = class_stats(book)
+    print_stats(stats)
+    if args.html:
+        write_stats_html(stats, Path(args.html))
+        print(f"wrote {args.html}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "calibrate": _cmd_calibrate,
     "list": _cmd_list,
     "validate": _cmd_validate,
     "assign": _cmd_assign,
     "data": _cmd_data,
+    "batch": _cmd_batch,
+    "export": _cmd_export,
+    "report": _cmd_report,
+    "stats": _cmd_stats,
 }
 
 

@@ -52,6 +52,7 @@ class Options:
     data_dir: str = option("", env="GRADER_DATA_DIR", help="Data store holding the course's datasets (default: a per-user cache directory).")
     hide_modules: tuple[str, ...] = option((), flag=False, help="Modules the kernel must not import (tests use it to simulate a missing d2l).")
     explicit: frozenset[str] = option(frozenset(), flag=False, help="Names of the options given as command-line flags.")
+    config_path: str = option("", flag=False, help="The config file these options were read from (hidden from kernels).")
 
     @property
     def seed_policy(self) -> str:
@@ -71,7 +72,7 @@ class Options:
 
 def option_fields() -> list[dataclasses.Field[Any]]:
     """The options a user may set, in declaration order."""
-    return [f for f in dataclasses.fields(Options) if f.name != "explicit"]
+    return [f for f in dataclasses.fields(Options) if f.name not in ("explicit", "config_path")]
 
 
 def _coerce(name: str, kind: Any, raw: Any) -> Any:
@@ -132,7 +133,7 @@ def load_options(
         values[name] = _coerce(name, fields[name].type, raw)
     if values.get("isolation", "auto") not in {"auto", "strict", "off"}:
         raise ConfigError(f"isolation must be auto, strict or off, not {values['isolation']!r}")
-    return Options(**values, explicit=frozenset(given))
+    return Options(**values, explicit=frozenset(given), config_path=str(path.resolve()) if path else "")
 
 
 def options_reference() -> str:

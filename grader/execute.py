@@ -36,6 +36,7 @@ from .values import decode_outcome
 __all__ = ["KernelCall", "RawAnswer", "ExecutionRun", "Kernel", "execute", "run_notebook"]
 
 KILL_GRACE = 10.0
+TRUNCATION_NOTE = "[d2l-grade: output beyond"
 MEMORY_MARKERS = ("can't allocate memory", "not enough memory", "cannot allocate memory", "bad_alloc",
                   "out of memory")
 PRELOAD_DEFAULT: tuple[str, ...] = ()
@@ -212,10 +213,13 @@ class Kernel:
         return ("ok" if status == "ok" else "error"), payloads, error
 
     async def kill(self) -> None:
-        try:
-            await self.km.kill_kernel()
-        except Exception:  # already gone
-            pass
+        # SIGKILL to the process group: the jail's unshare, whose --kill-child takes the
+        # whole pid namespace (kernel and anything it forked) down with it.
+        if self.km.provisioner is not None:
+            try:
+                await self.km.provisioner.kill()
+            except OSError:  # already gone
+                pass
 
     async def shutdown(self) -> None:
         """Stop the kernel and remove every file of the run."""
@@ -284,13 +288,11 @@ async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | No
             continue
         client.current = index
         started = time.monotonic()
+        watchdog = asyncio.ensure_future(_kill_after(kernel, client._cell_timeout(cell) + KILL_GRACE))
         try:
-            await asyncio.wait_for(client.async_execute_cell(cell, index, execution_count=index + 1),
-                                   timeout=client._cell_timeout(cell) + 3 * KILL_GRACE)
-        except (DeadKernelError, asyncio.TimeoutError, CellTimeoutError) as exc:
-            killed = isinstance(exc, asyncio.TimeoutError) or index in client.timed_out
-            if killed:
-                await kernel.kill()
+            await client.async_execute_cell(cell, index, execution_count=index + 1)
+        except (DeadKernelError, CellTimeoutError):
+            killed = watchdog.done() and not watchdog.cancelled()
             record.status = "killed" if killed else "memory"
             tail = kernel.km.log_tail()
             if not killed and not any(m in tail.lower() for m in MEMORY_MARKERS):
@@ -316,13 +318,21 @@ async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | No
             elif record.status == "timeout" and time.monotonic() >= client.deadline - 0.5:
                 summary.outcome = "timeout"
                 stopped = summary.message = f"the notebook's total time limit was reached in {_label(origin)}"
+        watchdog.cancel()
         record.seconds = round(time.monotonic() - started, 3)
         record.output_bytes = client.output_bytes.get(index, 0)
-        record.truncated = index in client.truncated
+        record.truncated = index in client.truncated or any(
+            TRUNCATION_NOTE in str(o.get("text", "")) for o in cell.get("outputs", []))
         if origin is not None:
             summary.cells.append(record)
         await probes(index)
     await probes(None)
+
+
+async def _kill_after(kernel: Kernel, seconds: float) -> None:
+    """Kill the kernel when a cell outlives its limit plus the grace an interrupt gets."""
+    await asyncio.sleep(seconds)
+    await kernel.kill()
 
 
 def _label(origin: int | None) -> str:

@@ -12,12 +12,15 @@ back into a torch function *here*, from the parameters alone, for
   the notebook's class has the book's ``forward`` (``book_classes``).
 
 Anything else (a student's own ``forward``) cannot be rebuilt faithfully: callers then
-ask the kernel for logits on unlabelled images and mark that as weaker evidence.
+ask the kernel for logits on unlabelled images and mark that as weaker evidence
+(:func:`evaluate` does both, in that order). Weights returned as plain tensors (softmax
+regression's ``W``, ``b``) become a function with :func:`linear_forward`.
 Accuracy is always computed here, on labels that never enter the kernel.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,7 +28,11 @@ import numpy as np
 
 from .values import ArrayValue, ModuleValue
 
-__all__ = ["rebuild", "architecture", "accuracy", "test_set", "input_size"]
+__all__ = ["rebuild", "architecture", "accuracy", "test_set", "input_size", "linear_forward", "logits_accuracy",
+           "layer_classes", "evaluate", "Evaluation", "REBUILT", "KERNEL_LOGITS"]
+
+REBUILT = "rebuilt from parameters"
+KERNEL_LOGITS = "logits from the kernel"
 
 Forward = Callable[[Any], Any]
 ACTIVATIONS = {"ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "GELU": "gelu", "SiLU": "silu",
@@ -182,3 +189,69 @@ def accuracy(forward: Forward, images: np.ndarray, labels: np.ndarray, batch: in
             out = forward(torch.from_numpy(images[start:start + batch]))
             correct += int((out.argmax(dim=1).numpy() == labels[start:start + batch]).sum())
     return correct / len(images)
+
+
+def linear_forward(W: Any, b: Any) -> Forward:
+    """``x -> x W + b`` (x flattened to rows of ``W.shape[0]``) from the weights as sent
+    back by the kernel; ``ValueError`` unless W is 2-D and b has W's column count."""
+    if not isinstance(W, ArrayValue) or not isinstance(b, ArrayValue):
+        raise ValueError("W and b must be tensors")
+    if W.array.ndim != 2 or b.array.reshape(-1).shape[0] != W.array.shape[1]:
+        raise ValueError(f"W of shape {W.shape} and b of shape {b.shape} do not make a linear map")
+    weight, bias = _tensor(W), _tensor(b).reshape(-1)
+    return lambda x: x.reshape(-1, weight.shape[0]) @ weight + bias
+
+
+def logits_accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Share of rows whose largest entry is the label; ``ValueError`` on a shape mismatch
+    or non-finite outputs."""
+    out = np.asarray(logits)
+    if out.ndim != 2 or out.shape[0] != len(labels):
+        raise ValueError(f"expected {len(labels)} rows of class scores, got shape {out.shape}")
+    if not np.all(np.isfinite(out)):
+        raise ValueError("the outputs contain nan or inf")
+    return float(np.mean(out.argmax(axis=1) == np.asarray(labels)))
+
+
+def layer_classes(module: ModuleValue) -> list[str]:
+    """Class names of every layer in the module's tree, depth first (the module itself first)."""
+    names: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        names.append(str(node.get("class", "?")))
+        for _, child in node.get("children", []):
+            walk(child)
+    walk(module.tree)
+    return names
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's accuracy measured here, and how: :data:`REBUILT` (its parameters,
+    standard layers) or :data:`KERNEL_LOGITS` (outputs the kernel computed, weaker)."""
+
+    accuracy: float
+    evidence: str
+    architecture: str = ""
+    kernel_accuracy: float | None = None
+
+
+def evaluate(model: Any, images: np.ndarray, labels: np.ndarray, kernel_logits: Any = None,
+             book_classes: frozenset[str] = frozenset()) -> Evaluation:
+    """Accuracy of ``model`` (a :class:`ModuleValue`) on ``images``: rebuilt here when
+    possible, else from ``kernel_logits`` (an :class:`ArrayValue` the kernel computed on
+    the same unlabelled images). ``ValueError`` with the reason when neither works.
+    With both, ``kernel_accuracy`` records the kernel's figure as a cross-check."""
+    kernel = None
+    if isinstance(kernel_logits, ArrayValue):
+        kernel = logits_accuracy(kernel_logits.array, labels)
+    described = architecture(model) if isinstance(model, ModuleValue) else ""
+    forward = rebuild(model, book_classes) if isinstance(model, ModuleValue) else None
+    if forward is not None:
+        try:
+            return Evaluation(accuracy(forward, images, labels), REBUILT, described, kernel)
+        except (RuntimeError, ValueError):
+            pass  # shapes the rebuilt layers reject: fall back to the kernel's outputs
+    if kernel is not None:
+        return Evaluation(kernel, KERNEL_LOGITS, described, kernel)
+    raise ValueError("the model could not be rebuilt from its parameters and the kernel gave no outputs")

@@ -28,7 +28,7 @@ from .seeds import derive_seed
 from .spec import UnitContext
 from .static import analyse
 
-__all__ = ["grade", "grade_async", "grader_version"]
+__all__ = ["grade", "grade_async", "grader_version", "effective_options", "hidden_paths"]
 
 
 def grader_version() -> str:
@@ -63,13 +63,23 @@ def _student_id(notebooks: list[Notebook], given: str) -> str:
     return notebooks[0].path.stem if notebooks else ""
 
 
-def _effective_options(options: Options, units: list[Any]) -> Options:
-    """An exercise may allow more time than the defaults; flags still win."""
+def effective_options(options: Options, units: Sequence[Any]) -> Options:
+    """The options a notebook holding ``units`` runs with: an exercise may allow more time
+    than the defaults; flags still win."""
     merged: dict[str, Any] = {}
     for unit in units:
         for key, value in unit.limits.items():
             merged[key] = max(merged.get(key, value), value)
     return options.with_overrides(merged)
+
+
+def hidden_paths(paths: Sequence[str | Path], *, options: Options, hide: Sequence[str | Path] = ()) -> list[str]:
+    """What the kernel grading ``paths`` must not see: the grader's secrets, the submission's
+    folders and ``hide``. A warm kernel pool starts kernels with exactly this list."""
+    extra = [Path(p).resolve().parent for p in paths] + [Path(h) for h in hide]
+    if options.config_path:
+        extra.append(Path(options.config_path))
+    return protected_paths(extra, keep=[options.data_path])
 
 
 async def grade_async(paths: Sequence[str | Path], *, options: Options, exercise_ids: Sequence[str] = (),
@@ -86,10 +96,9 @@ async def grade_async(paths: Sequence[str | Path], *, options: Options, exercise
                               seed_policy=options.seed_policy, grader_version=grader_version())
     parts: dict[str, list[tuple[UnitContext, ExecutionRun]]] = {}
     units: dict[str, Any] = {}
-    extra_hidden = [Path(p).resolve().parent for p in paths] + [Path(h) for h in hide]
-    hidden = protected_paths(extra_hidden, keep=[options.data_path])
+    hidden = hidden_paths(paths, options=options, hide=hide)
     for nb, code, nb_units in zip(notebooks, codes, per_notebook):
-        run_options = _effective_options(options, nb_units)
+        run_options = effective_options(options, nb_units)
         parameters: dict[str, Any] = {}
         for unit in nb_units:
             parameters.update(unit.parameters)

@@ -7,7 +7,12 @@ A probe is declared in the grader's process as one of three descriptors:
   call (a value or the exception it raised);
 * :class:`Steps` chains calls (build a model, train it, compute logits on test images)
   with :func:`call`, :func:`glob`, :func:`ref`, :func:`const`, :func:`array`,
-  :func:`fashion` and :func:`logits`, returning only the named results.
+  :func:`fashion`, :func:`take` and :func:`logits`, returning only the named results;
+  what the grader keeps for itself (held-out labels, a label permutation) rides along
+  in ``keep`` and never reaches the kernel.
+
+Inputs are numbers, strings, tuples, lists, numpy arrays (torch tensors in the kernel)
+and :class:`Frame` (a pandas DataFrame in the kernel, built from plain columns).
 
 :func:`build_request` turns a descriptor into the JSON the kernel's runtime evaluates;
 :func:`read_answer` turns the kernel's :class:`~grader.execute.RawAnswer` into the
@@ -28,8 +33,8 @@ from .execute import RawAnswer
 from .values import Missing, Raised, decode_outcome
 
 __all__ = [
-    "Value", "Calls", "Steps", "CallResults", "Args", "call", "glob", "ref", "const", "array", "fashion",
-    "logits", "build_request", "read_answer", "ProbeDescriptor",
+    "Value", "Calls", "Steps", "CallResults", "Args", "Frame", "call", "glob", "ref", "const", "array", "fashion",
+    "logits", "take", "build_request", "read_answer", "ProbeDescriptor",
 ]
 
 
@@ -52,11 +57,54 @@ def _jsonable(value: Any) -> Any:
 
 def array(values: Any, *, torch: bool = True, requires_grad: bool = False, dtype: str | None = None) -> dict[str, Any]:
     """A numeric array sent as .npy bytes; a torch tensor in the kernel unless ``torch=False``."""
-    arr = np.ascontiguousarray(np.asarray(values, dtype=dtype))
+    given = np.asarray(values, dtype=dtype)
+    arr = np.ascontiguousarray(given).reshape(given.shape)  # ascontiguousarray alone makes 0-d arrays 1-d
     buf = io.BytesIO()
     np.save(buf, arr, allow_pickle=False)
     return {"kind": "array", "npy": base64.b64encode(buf.getvalue()).decode("ascii"), "torch": torch,
             "requires_grad": requires_grad}
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A pandas DataFrame that the kernel builds from plain columns, in order.
+
+    Each column is a 1-D numeric or boolean array (``nan`` marks a missing float), or a
+    list of strings with ``None`` for missing entries (pandas then picks its string
+    dtype: ``object``, or ``str`` from pandas 3 on). ``dtypes`` converts named columns to
+    a pandas dtype such as ``"category"``. Tests receive the very same object among a
+    call's arguments, so they can compute expected values from its columns."""
+
+    columns: dict[str, Any]
+    dtypes: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        lengths = {len(v) for v in self.columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"Frame columns have different lengths: {sorted(lengths)}")
+        unknown = set(self.dtypes) - set(self.columns)
+        if unknown:
+            raise ValueError(f"Frame dtypes name unknown columns {sorted(unknown)}")
+
+    @property
+    def nrows(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def node(self) -> dict[str, Any]:
+        """The JSON node the kernel's runtime decodes with pandas."""
+        columns = []
+        for name, values in self.columns.items():
+            col: dict[str, Any] = {"name": str(name), "dtype": self.dtypes.get(name)}
+            if isinstance(values, np.ndarray):
+                if values.ndim != 1 or values.dtype.kind not in "biuf":
+                    raise ValueError(f"Frame column {name!r}: expected a 1-D numeric array, got {values.dtype}")
+                col["npy"] = array(values, torch=False)["npy"]
+            else:
+                if not all(v is None or isinstance(v, str) for v in values):
+                    raise ValueError(f"Frame column {name!r}: a list column holds only strings and None")
+                col["strings"] = list(values)
+            columns.append(col)
+        return {"kind": "frame", "columns": columns}
 
 
 def glob(name: str) -> dict[str, Any]:
@@ -74,6 +122,8 @@ def _node(value: Any) -> dict[str, Any]:
         return value
     if isinstance(value, np.ndarray):
         return array(value)
+    if isinstance(value, Frame):
+        return value.node()
     return const(value)
 
 
@@ -94,6 +144,12 @@ def fashion(split: str, part: str, indices: Sequence[int] | np.ndarray | None = 
     return node
 
 
+def take(values: Any, indices: dict[str, Any]) -> dict[str, Any]:
+    """``values[indices]`` in the kernel, e.g. training labels renamed by a grader-chosen
+    permutation: ``take(permutation, fashion("train", "labels", idx))``."""
+    return call({"kind": "attribute", "of": _node(values), "name": "__getitem__"}, indices)
+
+
 def logits(model: dict[str, Any], X: dict[str, Any]) -> dict[str, Any]:
     """``model(X)`` in evaluation mode without gradients, in batches."""
     return {"kind": "logits", "model": model, "X": X}
@@ -101,10 +157,15 @@ def logits(model: dict[str, Any], X: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Args:
-    """Positional and keyword arguments of one call in :class:`Calls`."""
+    """Positional and keyword arguments of one call in :class:`Calls`.
+
+    ``meta`` holds grader-only facts about the call, such as the true parameter behind
+    generated data; tests read it back from :class:`CallResults`, and it is never sent to
+    the kernel."""
 
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,11 +189,20 @@ class Calls:
 
 @dataclass(frozen=True)
 class Steps:
-    """Named steps evaluated in order in the kernel; only ``returns`` come back."""
+    """Named steps evaluated in order in the kernel; only ``returns`` come back.
+
+    ``keep`` holds grader-side values (held-out labels, a permutation) that the test
+    receives with the results under their own names; they are never sent to the kernel."""
 
     steps: dict[str, dict[str, Any]]
     returns: tuple[str, ...]
     max_bytes: int = 256 * 1024 * 1024
+    keep: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        clash = set(self.keep) & set(self.returns)
+        if clash:
+            raise ValueError(f"Steps: {sorted(clash)} are both returned and kept")
 
 
 ProbeDescriptor = Value | Calls | Steps
@@ -221,4 +291,6 @@ def read_answer(descriptor: ProbeDescriptor, answer: RawAnswer | None) -> Any:
         if not isinstance(outcome, list) or len(outcome) != len(inputs):
             return Missing(f"{what}: the answer does not match the calls made")
         return CallResults(descriptor.function, inputs, outcome)
-    return {name: decode_outcome(results.get(name)) for name in descriptor.returns}
+    out = {name: decode_outcome(results.get(name)) for name in descriptor.returns}
+    out.update(descriptor.keep)
+    return out

@@ -13,15 +13,16 @@ An exercise module builds one :class:`Exercise` and decorates small functions::
         return fraction_passed([...], "shape pairs")
 
 A test's parameters name the probes it needs (or a built-in: ``source``, ``figures``,
-``cells``); they arrive as plain data. Tests return a :class:`~grader.checks.Check` or a
-list of them. No I/O, kernel or rendering happens in an exercise module.
+``cells``, ``context``, ``calibration``, ``fashion_test``); they arrive as plain data.
+Tests return a :class:`~grader.checks.Check` or a list of them. No I/O, kernel or
+rendering happens in an exercise module.
 """
 
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
@@ -36,7 +37,7 @@ from .static import CellCode
 
 __all__ = ["Exercise", "Forbidden", "TestSpec", "ProbeSpec", "UnitContext", "Unit", "BUILTIN_FIXTURES"]
 
-BUILTIN_FIXTURES = ("source", "figures", "cells", "context")
+BUILTIN_FIXTURES = ("source", "figures", "cells", "context", "calibration", "fashion_test")
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class UnitContext:
     descriptors: dict[str, ProbeDescriptor] = field(default_factory=dict)
     show_hidden_details: bool = True
     data_root: Path | None = None  # the data store, for units that measure models on its test sets
+    seeds: dict[str, int] = field(default_factory=dict)
 
     def labels(self) -> dict[int, str]:
         return {c.index: c.label for c in self.notebook.cells}
@@ -205,6 +207,8 @@ class Exercise:
             descriptor = spec.descriptor(hidden_rng(secret, self.id, spec.name))
             ctx.descriptors[f"{self.id}/{spec.name}"] = descriptor
             seed = derive_seed(secret, self.id, spec.name, "call") if self.seeded_calls else None
+            if seed is not None:
+                ctx.seeds[f"{self.id}/{spec.name}"] = seed
             request = build_request(descriptor, seed if seed is not None else 0)
             calls.append(KernelCall(f"{self.id}/{spec.name}", request, spec.timeout or 0.0,
                                     None if spec.at_end else after))

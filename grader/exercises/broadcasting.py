@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import (Check, all_of, as_array, check_array_close, check_defined, check_raises, check_returns,
+from ..checks import (Check, all_of, describe, as_array, check_array_close, check_defined, check_raises, check_returns,
                       check_type, failed, fraction_passed, passed)
 from ..probe import Calls, CallResults, Value
 from ..spec import Exercise, Forbidden
@@ -104,8 +104,7 @@ def check_call(a: tuple[int, ...], b: tuple[int, ...], outcome: object) -> Check
         return returned
     got = _as_shape(outcome)
     if got is None:
-        return failed(f"{call} should return a tuple of ints, but returned {type(outcome).__name__}",
-                      f"got {outcome!r}")
+        return failed(f"{call} should return a tuple of ints, but returned {describe(outcome)}")
     if got != want:
         return failed(f"{call} returned {got}", f"expected {want}")
     return passed(f"{call} = {want}")

@@ -36,7 +36,7 @@ def _encode_ndarray(arr, budget, framework, extra=None):
     budget[0] -= nbytes
     if budget[0] < 0:
         raise _TooLarge("array of %d bytes" % nbytes)
-    arr = np.ascontiguousarray(arr).reshape(arr.shape)  # ascontiguousarray turns 0-d into 1-d
+    arr = np.ascontiguousarray(arr).reshape(arr.shape)  # ascontiguousarray alone makes 0-d arrays 1-d
     out = {"__array__": _b64.b64encode(_npy_bytes(arr)).decode("ascii"), "framework": framework,
            "dtype": str(arr.dtype)}
     if extra:

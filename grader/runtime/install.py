@@ -161,11 +161,12 @@ def _install_check_stub():
 
 def boot(config_json):
     """Install the runtime once per kernel; ``preload`` imports heavy modules ahead of time."""
-    config = _json.loads(config_json)
+    config = _json.loads(config_json)  # before any student code: json is still the real one
     _CONFIG.update({k: v for k, v in config.items() if k != "preload"})
     ip = get_ipython()  # noqa: F821 - defined in every IPython kernel
     _ORIG["user_ns"] = ip.user_ns
     _ORIG["publish"] = ip.display_pub.publish
+    _ORIG["json.loads"] = _json.loads
     _sys.meta_path.insert(0, _ImportWatcher())
     _sys.addaudithook(_audit)
     _sys.stdout = _CappedStream(_sys.stdout)
@@ -182,7 +183,7 @@ def boot(config_json):
 
 def begin(config_json):
     """Start one submission: options, then the seeds, right before its first cell."""
-    _CONFIG.update(_json.loads(config_json))
+    _CONFIG.update(_ORIG["json.loads"](config_json))
     _figure_state["images"] = bool(_CONFIG["figures"])
     _reseed(_CONFIG["seed"])
     ip = get_ipython()  # noqa: F821

@@ -1,0 +1,127 @@
+"""Shared pieces of the trained-model exercises (declarative: no I/O, no kernel).
+
+* hidden training data: a secret-seeded subset of the Fashion-MNIST training set whose
+  classes are renamed by a secret permutation, so only a function that really learns
+  from the labels it is given scores (hard-coded weights, or a function that reads the
+  notebook's own ``y_train``, land at chance);
+* the honesty check: the accuracy a notebook reports against the accuracy measured
+  here for that notebook's own model.
+
+Whether a wrong report costs points: yes, one point per exercise. Reporting the test
+accuracy is part of each exercise and a wrong figure is a wrong answer (a printed
+0.003 for a model that reaches 0.8 means the evaluation code is broken). The point
+also requires the notebook's own model to have learned: at least half-way from chance
+to the reference band, since an honest report of an untrained model is no answer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from ..calibration import Calibration
+from ..checks import Check, as_array, check_type, describe, failed
+from ..probe import fashion, take
+from ..values import Missing, Raised
+
+__all__ = ["FASHION_CHANCE", "REPORT_TOLERANCE", "TRAIN_SIZE", "hidden_subset", "hidden_permutation",
+           "hidden_fashion_steps", "check_reported", "check_model", "flat_images", "missing_or_raised"]
+
+FASHION_CHANCE = 0.1
+REPORT_TOLERANCE = 0.02
+TRAIN_SIZE = 60_000
+
+
+def hidden_subset(rng: np.random.Generator, size: int) -> np.ndarray:
+    """``size`` distinct training indices in a secret order."""
+    return rng.choice(TRAIN_SIZE, size=min(int(size), TRAIN_SIZE), replace=False).astype(np.int64)
+
+
+def hidden_permutation(rng: np.random.Generator, classes: int = 10) -> np.ndarray:
+    """A secret renaming of the classes that moves every class (no fixed point), so a
+    model that ignores the given labels cannot be right on any class."""
+    while True:
+        perm = rng.permutation(classes)
+        if not np.any(perm == np.arange(classes)):
+            return perm.astype(np.int64)
+
+
+def hidden_fashion_steps(rng: np.random.Generator, subset: int) -> tuple[dict[str, Any], np.ndarray]:
+    """Steps ``X`` (N x 784 floats) and ``y`` (renamed labels) for a hidden subset, and
+    the permutation the test applies to the test labels."""
+    idx = hidden_subset(rng, subset)
+    perm = hidden_permutation(rng)
+    steps = {"X": fashion("train", "images", idx, flatten=True), "y": take(perm, fashion("train", "labels", idx))}
+    return steps, perm
+
+
+def flat_images(fashion_test: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The test images as N x 784 rows."""
+    images, _ = fashion_test
+    return images.reshape(len(images), -1)
+
+
+EARLIER = re.compile(r"^step '[^']*' failed earlier: (\w+): (.*)$", re.S)
+
+
+def missing_or_raised(name: str, value: Any) -> Check | None:
+    """A failed check when ``value`` could not be obtained, else None. A step that failed
+    because an earlier one did (``build_mlp`` before ``train_mlp``) names the first error."""
+    if isinstance(value, Missing):
+        return failed(value.reason)
+    if isinstance(value, Raised):
+        kind, message, how = value.type, value.message, "raised"
+        earlier = EARLIER.match(message) if kind == "RuntimeError" else None
+        if earlier:
+            kind, message, how = earlier.group(1), earlier.group(2), "failed: an earlier call raised"
+        if kind == "NameError":
+            return failed(f"`{name}` is not defined: the notebook must define it at the top level", message)
+        hint = " (the exercise is not done yet)" if kind == "NotImplementedError" else ""
+        return failed(f"`{name}` {how} {kind}{hint}", f"{kind}: {message}" if message else kind)
+    return None
+
+
+def check_model(name: str, value: Any) -> Check:
+    """``value`` is a torch module (a forgotten ``return model`` gets its own hint)."""
+    if value is None:
+        return failed(f"`{name}` returned None: the function must return the trained model")
+    return check_type(name, "module", value)
+
+
+def _learned_floor(calibration: Calibration | Missing, metric: str, chance: float) -> float:
+    """Half-way from chance to the reference band (chance + 0.2 without a calibration)."""
+    if isinstance(calibration, Calibration) and metric in calibration.metrics:
+        return (chance + calibration.metrics[metric].low) / 2
+    return chance + 0.2
+
+
+def check_reported(name: str, reported: Any, measured: float, calibration: Calibration | Missing, metric: str, *,
+                   chance: float, where: str, tolerance: float = REPORT_TOLERANCE) -> Check:
+    """The accuracy the notebook reports in ``name`` agrees with ``measured``, the
+    accuracy computed here for the notebook's own model (``where`` says on what)."""
+    problem = missing_or_raised(name, reported)
+    if problem is not None:
+        return problem
+    arr = as_array(reported)
+    if arr is None or arr.size != 1 or isinstance(reported, bool):
+        return failed(f"`{name}` should be a number (a fraction in [0, 1]), but it is {describe(reported)}")
+    value = float(arr.reshape(-1)[0])
+    data = {"reported": round(value, 6), "measured_here": round(measured, 6),
+            "difference": round(abs(value - measured), 6), "tolerance": tolerance}
+    floor = _learned_floor(calibration, metric, chance)
+    if measured < floor:
+        return Check(False, f"your notebook's own model reaches only {measured:.3f} {where} (chance is {chance:g}): "
+                            f"train it before reporting its accuracy (reported {value:.3f})", data=data)
+    if 1 < value <= 100 and abs(value / 100 - measured) <= tolerance:
+        return Check(False, f"`{name}` = {value:g} looks like a percentage: report the accuracy as a fraction "
+                            f"({measured:.3f} measured here)", data=data)
+    if abs(value - measured) <= tolerance:
+        return Check(True, f"`{name}` = {value:.3f} agrees with the grader's measurement {measured:.3f} {where}",
+                     data=data)
+    return Check(False, f"`{name}` = {value:.3f}, but the grader measures {measured:.3f} {where} "
+                        f"(they differ by {abs(value - measured):.3f}, more than {tolerance:g}): "
+                        "check your evaluation code, e.g. averaging per-batch accuracies twice or "
+                        "evaluating on the training set", data=data)
+

@@ -1,0 +1,173 @@
+"""Self-contained HTML feedback: one page per submission, viewable without a network.
+
+Each exercise lists its tests with points and the message; the student's figures are
+shown beside the reference figures (from grading the solutions, see
+:mod:`grader.reference`); learning curves are drawn against their reference band.
+The CSS is inline, the images are base64 PNG, nothing is fetched. Every piece of text
+comes from the submission or the kernel and is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..results import ExecutionSummary, SubmissionResult, TestResult, UnitResult
+from .plots import curves_png, figure_png
+
+__all__ = ["render_html", "write_html", "CSS"]
+
+# Details that stay with the instructor (hidden tests' inputs, grader tracebacks).
+PRIVATE_DETAILS = ("instructor_detail", "traceback")
+
+CSS = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 70em;
+       padding: 0 1em; color: #1d1d1f; }
+h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+.meta { color: #555; } .total { font-size: 1.3em; font-weight: 600; }
+table.tests { border-collapse: collapse; width: 100%; } table.tests td { border-top: 1px solid #eee; padding: .4em;
+       vertical-align: top; }
+.badge { display: inline-block; min-width: 3.5em; text-align: center; border-radius: 4px; font-weight: 600;
+         font-size: .85em; padding: .1em .4em; color: white; }
+.passed { background: #1a7f37; } .failed { background: #cf222e; } .partial { background: #bf8700; }
+.error { background: #8250df; }
+pre { white-space: pre-wrap; margin: .2em 0; font: 13px/1.4 ui-monospace, monospace; background: #f6f8fa;
+      padding: .4em; border-radius: 4px; }
+.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; margin: 1em 0; }
+.pair figure { margin: 0; border: 1px solid #eee; padding: .5em; } figcaption { color: #555; font-size: .9em; }
+img { max-width: 100%; } .note { color: #9a6700; } dl.details { margin: .2em 0; font-size: .9em; }
+dl.details dt { float: left; clear: left; color: #555; margin-right: .5em; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def _badge(test: TestResult) -> str:
+    kind = test.status
+    label = {"passed": "PASS", "failed": "FAIL", "error": "ERROR"}[kind]
+    if kind == "failed" and test.score > 0:
+        kind, label = "partial", "PART"
+    return f'<span class="badge {kind}">{label}</span>'
+
+
+def _details(test: TestResult) -> str:
+    shown = {k: v for k, v in test.details.items() if k not in PRIVATE_DETAILS}
+    if not shown:
+        return ""
+    items = []
+    for key, value in shown.items():
+        text = value if isinstance(value, (str, int, float)) else json.dumps(value, default=str)
+        text = str(text)
+        items.append(f"<dt>{_e(key)}</dt><dd>{_e(text[:300] + ('...' if len(text) > 300 else ''))}</dd>")
+    return f'<dl class="details">{"".join(items)}</dl>'
+
+
+def _test_row(test: TestResult) -> str:
+    name = test.name.split(": ", 1)[-1]
+    message = f"<pre>{_e(test.message)}</pre>" if test.message else ""
+    return (f"<tr><td>{_badge(test)}</td><td>{_points(test.score)}/{_points(test.max_score)}</td>"
+            f"<td><strong>{_e(name)}</strong>{message}{_details(test)}</td></tr>")
+
+
+def _image(png: str | None, caption: str) -> str:
+    if not png:
+        return f"<figure><figcaption>{_e(caption)}: no image</figcaption></figure>"
+    return (f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{png}">'
+            f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+def _figures(unit: UnitResult, references: Sequence[dict[str, Any]]) -> str:
+    figures = [f for f in unit.extra.get("figures", []) if isinstance(f, dict)]
+    if not figures and not references:
+        return ""
+    parts = ["<h3>Figures</h3>"]
+    for i in range(max(len(figures), len(references))):
+        mine = figure_png(figures[i])[0] if i < len(figures) else None
+        ref = figure_png(references[i])[0] if i < len(references) else None
+        where = f" (cell {figures[i]['cell'] + 1})" if i < len(figures) and isinstance(figures[i].get("cell"), int) else ""
+        parts.append('<div class="pair">' + _image(mine, f"Your figure {i + 1}{where}")
+                     + _image(ref, f"Reference figure {i + 1}") + "</div>")
+    return "".join(parts)
+
+
+def _curves(unit: UnitResult) -> str:
+    curves = unit.extra.get("curves")
+    if not curves:
+        return ""
+    png = curves_png(curves)
+    return "<h3>Learning curves</h3>" + _image(png, "your curves against the reference band (shaded)")
+
+
+def _answers(unit: UnitResult) -> str:
+    answers = [a for a in unit.extra.get("answers", []) if isinstance(a, dict)]
+    if not answers:
+        return ""
+    items = "".join(f"<p>cell {_e(a.get('cell', '?'))}:</p><pre>{_e(a.get('text', ''))}</pre>" for a in answers)
+    return "<h3>Your written answers (read by the teaching staff)</h3>" + items
+
+
+def _unit(unit: UnitResult, references: Sequence[dict[str, Any]]) -> str:
+    section = unit.extra.get("section", "")
+    head = (f"<h2>{_e(unit.title)} <small>({_e(unit.id)}{', d2l ' + _e(section) if section else ''})</small>"
+            f" &mdash; {_points(unit.score)} / {_points(unit.max_score)}</h2>")
+    rows = "".join(_test_row(t) for t in unit.tests)
+    notes = "".join(f'<p class="note">note: {_e(n)}</p>' for n in unit.notes)
+    return (head + f'<table class="tests">{rows}</table>' + notes + _figures(unit, references) + _curves(unit)
+            + _answers(unit))
+
+
+def _execution(run: ExecutionSummary) -> str:
+    outcome = {"completed": "completed", "timeout": "stopped: time limit", "dead_kernel": "stopped: the kernel died",
+               "memory_limit": "stopped: memory limit", "startup_failed": "could not start"}.get(run.outcome, run.outcome)
+    lines = [f"<p><strong>{_e(Path(run.source_file).name or 'notebook')}</strong> ran in {run.seconds:.1f} s: "
+             f"{_e(outcome)}{' (' + _e(run.message) + ')' if run.message else ''}</p><ul>"]
+    for edit in run.edits:
+        lines.append(f"<li>not run while grading: cell {edit.cell + 1}, line {edit.line}: <code>{_e(edit.original)}"
+                     "</code></li>")
+    for cell in run.cells:
+        if cell.status not in ("ok", "not_run"):
+            lines.append(f"<li>cell {cell.index + 1}: {_e(cell.ename)}: {_e(cell.evalue.splitlines()[0] if cell.evalue else '')}</li>")
+    not_run = [str(c.index + 1) for c in run.cells if c.status == "not_run"]
+    if not_run:
+        lines.append(f"<li>cells not run: {', '.join(not_run)}</li>")
+    return "".join(lines) + "</ul>"
+
+
+def _section(result: SubmissionResult, references: Mapping[str, Sequence[dict[str, Any]]]) -> str:
+    pct = 100 * result.score / result.max_score if result.max_score else 0.0
+    who = f" &mdash; {_e(result.student)}" if result.student else ""
+    parts = [f"<h1>Feedback{who}</h1>",
+             f'<p class="meta">{_e(", ".join(Path(s).name for s in result.sources))} &middot; d2l-grade '
+             f"{_e(result.grader_version)} &middot; seeds: {_e(result.seed_policy)}</p>",
+             f'<p class="total">Total: {_points(result.score)} / {_points(result.max_score)} ({pct:.0f}%)</p>']
+    parts += [_unit(u, references.get(u.id, [])) for u in result.units]
+    parts.append("<h2>How the notebook ran</h2>" + "".join(_execution(r) for r in result.executions))
+    return "<section>" + "".join(parts) + "</section>"
+
+
+def render_html(results: Sequence[SubmissionResult], *,
+                references: Mapping[str, Sequence[dict[str, Any]]] | None = None, title: str = "") -> str:
+    """One self-contained HTML document for ``results`` (usually one submission).
+
+    ``references`` maps an exercise id to the reference figures, in the order drawn."""
+    references = references or {}
+    title = title or ("Feedback: " + ", ".join(r.student or Path(r.sources[0]).stem for r in results))
+    body = "<hr>".join(_section(r, references) for r in results)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>'
+            f"<body>{body}</body></html>\n")
+
+
+def write_html(results: Sequence[SubmissionResult], path: Path, *,
+               references: Mapping[str, Sequence[dict[str, Any]]] | None = None) -> None:
+    """Write :func:`render_html` of ``results`` to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(results, references=references), encoding="utf-8")

@@ -1,0 +1,89 @@
+"""activation_comparison: per-activation bands, sigmoid's lag, the figure and the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from conftest import SOLUTIONS, find_test
+from training_variants import band_points, variant
+
+pytestmark = pytest.mark.kernel
+ID = "activation_comparison"
+LAG = "sigmoid trails ReLU and tanh"
+FIGURE = "one learning curve per activation"
+REPORTED = "reported_accuracies agree"
+REPORT_LINE = ("        reported_accuracies[name] = (models[name](X_test).argmax(dim=1) == y_test).float().mean()"
+               ".item()")
+ACCURACY = {act: f"held-out accuracy of the {label} models" for act, label in
+            (("relu", "ReLU"), ("tanh", "tanh"), ("sigmoid", "sigmoid"))}
+
+
+def test_solution_full_marks_with_curves(grade_file: Callable[..., Any]) -> None:
+    result = grade_file(SOLUTIONS / f"{ID}.ipynb")
+    assert (result.score, result.max_score) == (11, 11)
+    for act, fragment in ACCURACY.items():
+        test = find_test(result, fragment)
+        assert test.details["evidence"] == "rebuilt from parameters"
+        assert test.details["budget"] == {"epochs": 60, "lr": 0.05}
+        assert test.details["measured"][act] >= test.details["reference"]["full_at"]
+    relu = find_test(result, ACCURACY["relu"]).details["measured"]["relu"]
+    sigmoid = find_test(result, ACCURACY["sigmoid"]).details["measured"]["sigmoid"]
+    assert relu - sigmoid > 0.05
+    curves = result.units[0].extra["curves"]
+    assert [c["label"] for c in curves] == ["relu (your figure)", "sigmoid (your figure)", "tanh (your figure)"]
+    assert all(len(c["x"]) == 60 and c["band_low"] is None for c in curves)
+
+
+def test_untrained_models_with_made_up_accuracies_earn_almost_nothing(grade_file: Callable[..., Any],
+                                                                      tmp_path: Path) -> None:
+    path = variant(ID, {"    for _ in range(epochs):\n        loss = loss_fn(model(X), y)":
+                        "    for _ in range(0):\n        loss = loss_fn(model(X), y)",
+                        REPORT_LINE: "        reported_accuracies[name] = 0.99"}, tmp_path)
+    result = grade_file(path)
+    for act, fragment in ACCURACY.items():
+        test = find_test(result, fragment)
+        # random networks: near chance, a sliver of credit at most by the linear rule
+        assert test.details["measured"][act] < 0.75
+        assert test.score == band_points(test)
+    assert find_test(result, LAG).score == band_points(find_test(result, LAG))
+    assert result.score < 0.1 * result.max_score
+    assert find_test(result, FIGURE).message.startswith("no line plot found in the exercise's cells")
+    assert "train it before reporting its accuracy" in find_test(result, REPORTED).message
+
+
+def test_flipped_labels_score_only_the_figure(grade_file: Callable[..., Any], tmp_path: Path) -> None:
+    result = grade_file(variant(ID, {"loss = loss_fn(model(X), y)": "loss = loss_fn(model(X), 1 - y)"}, tmp_path))
+    for act, fragment in ACCURACY.items():
+        test = find_test(result, fragment)
+        assert test.details["measured"][act] < 0.2
+        assert test.score == 0 and "no better than chance (0.5)" in test.message
+    assert find_test(result, LAG).score == 0
+    assert find_test(result, FIGURE).score == 2
+    assert result.score == 2
+
+
+def test_ignoring_the_activation_loses_the_lag_points(grade_file: Callable[..., Any], tmp_path: Path) -> None:
+    result = grade_file(variant(ID, {"    act = layers[activation]": "    act = nn.ReLU"}, tmp_path))
+    lag = find_test(result, LAG)
+    assert lag.score == 0
+    assert "does make_model use the activation it is given?" in lag.message
+    assert find_test(result, ACCURACY["sigmoid"]).score == 2
+    assert result.score == 9
+
+
+def test_torch_hub_is_forbidden(grade_file: Callable[..., Any], tmp_path: Path) -> None:
+    result = grade_file(variant(ID, {"    optimizer = torch.optim.Adam(model.parameters(), lr=lr)":
+                                     "    torch.hub.set_dir('.')\n"
+                                     "    optimizer = torch.optim.Adam(model.parameters(), lr=lr)"}, tmp_path))
+    assert result.score == 0
+    assert find_test(result, "forbidden calls").message.startswith("uses torch.hub.set_dir (")
+
+
+def test_a_made_up_report_costs_one_point(grade_file: Callable[..., Any], tmp_path: Path) -> None:
+    result = grade_file(variant(ID, {REPORT_LINE: "        reported_accuracies[name] = 1.0"}, tmp_path))
+    assert result.score == 10
+    reported = find_test(result, REPORTED)
+    assert reported.message.startswith("`reported_accuracies['sigmoid']` = 1.000, but the grader measures 0.")
