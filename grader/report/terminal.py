@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ..results import ExecutionSummary, SubmissionResult, TestResult, UnitResult
 
-__all__ = ["render", "print_report", "render_homework", "cell_ranges"]
+__all__ = ["render", "print_report", "render_homework", "cell_ranges", "ran_and_checks"]
 
 MAX_MESSAGE_LINES = 12
 FOUND = {"heading and code": "heading+code", "code (no heading)": "code"}
@@ -64,7 +64,8 @@ def _execution(console: Console, run: ExecutionSummary, many: bool) -> None:
 # -- free-form homework --------------------------------------------------------------
 
 def cell_ranges(refs: list[list[int]], notebooks: list[str]) -> str:
-    """``3-27, 40`` for cells 3..27 and 40 (1-based); prefixed by the notebook when several."""
+    """``3-27, 40`` for cells 3..27 and 40 (1-based); prefixed by the notebook's name
+    without ``.ipynb`` when there are several (``ch2 3-27``)."""
     by_part: dict[int, list[int]] = {}
     for part, cell in refs:
         by_part.setdefault(part, []).append(cell + 1)
@@ -81,9 +82,20 @@ def cell_ranges(refs: list[list[int]], notebooks: list[str]) -> str:
                 start = prev = c
         if start is not None:
             runs.append(f"{start}-{prev}" if prev != start else f"{start}")
-        prefix = f"{notebooks[part]} " if len(notebooks) > 1 else ""
+        prefix = f"{notebooks[part].removesuffix('.ipynb')} " if len(notebooks) > 1 else ""
         out.append(prefix + ", ".join(runs))
     return "; ".join(out)
+
+
+def ran_and_checks(section: dict) -> tuple[str, str]:
+    """A section's ``ran`` (cells run, or raised on purpose, of its code cells) and
+    ``checks`` (checkpoints met) columns; ``-`` where they do not apply."""
+    ran, cps = section["ran"], section["checkpoints"]
+    if not (section["present"] and section["has_code"]):
+        return "-", "-"
+    ran_text = f"{ran['ok'] + len(ran['expected_errors'])}/{ran['code_cells']}"
+    ran_text += f" ({len(ran['failed'])} failed)" if ran["failed"] else ""
+    return ran_text, f"{sum(c['status'] == 'passed' for c in cps)}/{len(cps)}" if cps else "-"
 
 
 def _sections_table(console: Console, unit: UnitResult) -> None:
@@ -94,12 +106,7 @@ def _sections_table(console: Console, unit: UnitResult) -> None:
         table.add_column(name, no_wrap=name != "cells")
     for s in extra["sections"]:
         test = points.get(f"{s['id']} {s['title']}")
-        ran, cps = s["ran"], s["checkpoints"]
-        ran_text = cp_text = "-"
-        if s["present"] and s["has_code"]:
-            ran_text = f"{ran['ok'] + len(ran['expected_errors'])}/{ran['code_cells']}"
-            ran_text += f" ({len(ran['failed'])} failed)" if ran["failed"] else ""
-            cp_text = f"{sum(c['status'] == 'passed' for c in cps)}/{len(cps)}" if cps else "-"
+        ran_text, cp_text = ran_and_checks(s)
         table.add_row(s["id"], FOUND.get(s["how"], s["how"]) if s["present"] else "[red]missing[/]",
                       escape(cell_ranges(s["cell_refs"], extra["notebooks"])) or "-", ran_text, cp_text,
                       f"{s['discussion']['chars']} chars", ",".join(s["exercises"]) or "-",

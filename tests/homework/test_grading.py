@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from answers import PROMPTS, RIGHT, WRONG, cells as answer_cells
-from book import BOOK, CHAPTERS, homework_cells, section_cells
+from book import CHAPTERS, TITLES, homework_cells, section_cells
 from nbfactory import code, md, notebook, write
 
 pytestmark = pytest.mark.kernel
@@ -195,39 +195,113 @@ def test_not_this_homework_gets_a_clear_report(tmp_path: Path, grade_file: Any, 
     assert "Total: 0 / 100 (0%)" in out.getvalue()
 
 
-def test_cli_detects_the_homework_and_grades_chapter_files_as_one(tmp_path: Path, capsys: Any) -> None:
+# Per section of a complete homework: (first cell, code cells, checkpoints, exercises, models) and 6 points each
+# (2 for 4.1 and 5.3, which have no code: a heading and a discussion).
+COMPLETE = {
+    "2.1": ("ch2.ipynb cell 2", 27, 5, ["2.1-1", "2.1-2"], 0), "2.2": ("ch2.ipynb cell 33", 5, 3, [], 0),
+    "2.3": ("ch2.ipynb cell 40", 30, 5, [], 0), "2.5": ("ch2.ipynb cell 72", 14, 5, ["2.5-4"], 0),
+    "3.1": ("ch3.ipynb cell 3", 6, 3, [], 0), "3.2": ("ch3.ipynb cell 11", 12, 3, ["3.2-2"], 0),
+    "3.4": ("ch3.ipynb cell 26", 11, 1, ["3.4-2", "3.4-3"], 1), "4.1": ("ch4.ipynb cell 3", 0, 0, [], 0),
+    "4.2": ("ch4.ipynb cell 5", 10, 2, [], 0), "4.3": ("ch4.ipynb cell 17", 4, 1, [], 0),
+    "4.4": ("ch4.ipynb cell 23", 12, 5, [], 1), "5.1": ("ch5.ipynb cell 3", 7, 6, [], 0),
+    "5.2": ("ch5.ipynb cell 12", 7, 2, [], 2), "5.3": ("ch5.ipynb cell 21", 0, 0, [], 0),
+}
+
+
+def test_complete_homework_in_four_chapter_files_is_one_submission(tmp_path: Path, capsys: Any,
+                                                                   monkeypatch: Any) -> None:
     import json
 
+    import grader.pipeline
     from grader.cli import main
     from grader.errors import UnknownExerciseError
     from grader.load import read_notebook
     from grader.registry import detect_units
+    from grader.report.html import render_html
+    from grader.report.terminal import print_report
     from grader.static import analyse
 
-    ch2 = write(notebook(homework_cells(["2.1", "2.2"], parameters=False)), tmp_path / "ch2.ipynb")
-    ch3 = write(notebook(homework_cells(["3.1", "3.2"], parameters=False)), tmp_path / "ch3.ipynb")
-    other = write(notebook([code(LENET)]), tmp_path / "cnn.ipynb")
-    for path in (ch2, ch3):
+    extra = {"2.1": answer_cells(RIGHT, "2.1-1") + answer_cells(RIGHT, "2.1-2"), "2.5": answer_cells(RIGHT, "2.5-4"),
+             "3.2": answer_cells(RIGHT, "3.2-2"), "3.4": answer_cells(RIGHT, "3.4-2") + answer_cells(RIGHT, "3.4-3")}
+    paths = [write(notebook(homework_cells(sections, discussions={s: NOTE for s in sections}, extra=extra,
+                                           parameters=chapter != "2")), tmp_path / f"ch{chapter}.ipynb")
+             for chapter, sections in CHAPTERS.items()]
+    for path in paths:
         nb = read_notebook(path)
         assert [u.id for u in detect_units(nb, analyse(nb.cells))] == [HW]   # no markers: matched by its code
     with pytest.raises(UnknownExerciseError):
-        nb = read_notebook(other)
+        nb = read_notebook(write(notebook([code(LENET)]), tmp_path / "cnn.ipynb"))
         detect_units(nb, analyse(nb.cells))
-    assert main([str(ch2), str(ch3), "--student", "s1", "--json", "--threads", "1"]) == 0
+
+    graded = []
+    real_grade = grader.pipeline.grade
+    monkeypatch.setattr(grader.pipeline, "grade", lambda *a, **k: graded.append(real_grade(*a, **k)) or graded[-1])
+    assert main([*map(str, paths), "--student", "s1", "--json", "--threads", "1"]) == 0   # one run, three reports
     doc = json.loads(capsys.readouterr().out)
-    homework = doc["d2l_grade"]["units"][0]["homework"]
-    assert homework["notebooks"] == ["ch2.ipynb", "ch3.ipynb"]
-    present = {s["id"]: s["cells"][:1] for s in homework["sections"] if s["present"]}
-    assert present == {"2.1": ["ch2.ipynb cell 2"], "2.2": ["ch2.ipynb cell 27"], "3.1": ["ch3.ipynb cell 2"],
-                       "3.2": ["ch3.ipynb cell 9"]}
-    tests = {t["name"]: (t["score"], t["max_score"]) for t in doc["tests"]}
-    assert tests["2.1 Data Manipulation"] == (5, 6) and tests["3.2 Object-Oriented Design for Implementation"] == (5, 6)
-    assert tests["2.3 Linear Algebra"] == (0, 6)
-    assert main([str(ch2), str(ch3), "--homework", HW, "--threads", "1"]) == 0
+    assert doc["score"] == 100
+    [result] = graded
+    unit = _unit(result)
+    assert doc["d2l_grade"]["units"][0]["homework"]["notebooks"] == unit.extra["notebooks"] == [
+        "ch2.ipynb", "ch3.ipynb", "ch4.ipynb", "ch5.ipynb"]
+    sections = _sections(unit)
+    assert {k: (s["cells"][0], s["ran"]["code_cells"], len(s["checkpoints"]), s["exercises"], len(s["models"]))
+            for k, s in sections.items()} == COMPLETE
+    for s in sections.values():
+        assert s["present"] and s["how"] == ("heading and code" if s["has_code"] else "heading")
+        assert s["ran"]["ok"] + len(s["ran"]["expected_errors"]) == s["ran"]["code_cells"] and not s["ran"]["failed"]
+        assert all(c["status"] == "passed" for c in s["checkpoints"])
+        assert s["discussion"]["text"] == NOTE and s["stored_outputs"] == []
+    assert sections["2.1"]["ran"]["expected_errors"] == ["ch2.ipynb cell 31 RuntimeError (2.1-2)"]  # on purpose
+    assert sections["3.2"]["ran"]["expected_errors"] == ["ch3.ipynb cell 24 AttributeError (3.2-2)"]
+    assert {e["id"]: e["status"] for e in unit.extra["exercises"]} == dict.fromkeys(
+        ["2.1-1", "2.1-2", "2.5-4", "3.2-2", "3.4-2", "3.4-3"], "correct")
+    models = [(m["cls"], m["cell_label"], m["trained"], m["evidence"] if m["fmnist"] else "own data")
+              for m in unit.extra["models"]]
+    assert models == [("LinearRegressionScratch", "ch3.ipynb cell 34", True, "own data"),
+                      ("SoftmaxRegressionScratch", "ch4.ipynb cell 33", True, "rebuilt"),
+                      ("MLPScratch", "ch5.ipynb cell 17", True, "rebuilt"), ("MLP", "ch5.ipynb cell 19", True, "rebuilt")]
+    assert all(m["accuracy"] > 0.6 for m in unit.extra["models"][1:])
+    assert {t.name: t.score for t in unit.tests} == {
+        **{f"{k} {TITLES[k]}": 2 if k in ("4.1", "5.3") else 6 for k in COMPLETE}, "Exercises": 14,
+        "Model: softmax regression of 4.4": 4, "Model: MLP from scratch of 5.2": 3, "Model: concise MLP of 5.2": 3}
+    assert unit.notes == []
+
+    print_report(result)
     lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
-    row = lines.index("2.1 heading+code ch2.ipynb 24/24 5/5 0 chars - - 5/6")  # 80 columns: the range wraps
-    assert lines[row + 1] == "2-26"
-    row = lines.index("3.2 heading+code ch3.ipynb 11/11 3/3 0 chars - - 5/6")
-    assert lines[row + 1] == "9-20"
-    assert "2.3 missing - - - 0 chars - - 0/6" in lines
-    assert "0/6: section not found (no heading naming it and none of its book code)" in lines
+    row = lines.index("2.1 heading+code ch2 27/27 5/5 55 chars 2.1-1,2.1-2 - 6/6")  # 80 columns: the range wraps
+    assert lines[row + 1] == "2-32"
+    assert "4.1 heading ch4 3-4 - - 55 chars - - 2/2" in lines
+    assert "Total: 100 / 100 (100%) seeds: public" in lines
+    page = render_html([result])
+    assert "<h3>Sections</h3>" in page and page.count(NOTE) == 14
+    assert "<td>4.4 Softmax Regression Implementation from Scratch</td><td>heading and code</td><td>ch4 23-36</td>" in page
+
+
+# The book's code only: no headings, no discussions, no exercises. The sections that train on
+# Fashion-MNIST (4.4, 5.2) are left out to keep the run short: the complete homework trains them.
+BOOK_ONLY = {"2.1": ("cell 4", 23), "2.2": ("cell 27", 6), "2.3": ("cell 33", 30), "2.5": ("cell 63", 14),
+             "3.1": ("cell 77", 5), "3.2": ("cell 82", 11), "3.4": ("cell 93", 9), "4.2": ("cell 102", 10),
+             "4.3": ("cell 112", 4), "5.1": ("cell 116", 6)}
+
+
+def test_book_code_only(tmp_path: Path, grade_file: Any) -> None:
+    cells = homework_cells([k for k in TITLES if k not in ("4.4", "5.2")], style="")
+    unit = _unit(grade_file(write(notebook(cells), tmp_path / "hw.ipynb"), homework_id=HW))
+    sections = _sections(unit)
+    assert {k: (s["cells"][0], s["ran"]["code_cells"]) for k, s in sections.items() if s["present"]} == BOOK_ONLY
+    for k in BOOK_ONLY:
+        s = sections[k]
+        assert s["how"] == "code (no heading)" and s["ran"]["ok"] == s["ran"]["code_cells"]
+        assert s["checkpoints"] and all(c["status"] == "passed" for c in s["checkpoints"])
+        assert s["discussion"]["chars"] == 0
+    # 4.1 and 5.3 have no code: without a heading there is nothing to find
+    assert unit.notes == ["missing sections: 4.1 Softmax Regression, 4.4 Softmax Regression Implementation from "
+                          "Scratch, 5.2 Implementation of Multilayer Perceptrons, 5.3 Forward Propagation, Backward "
+                          "Propagation, and Computational Graphs"]
+    points = _points(unit)
+    assert {k: points[f"{k} {TITLES[k]}"] for k in TITLES} == {k: 5 if k in BOOK_ONLY else 0 for k in TITLES}
+    assert [(m["cls"], m["trained"], m["fmnist"]) for m in unit.extra["models"]] == [
+        ("LinearRegressionScratch", True, False)]
+    assert (points["Exercises"], points["Model: softmax regression of 4.4"], points["Model: MLP from scratch of 5.2"],
+            points["Model: concise MLP of 5.2"]) == (0, 0, 0, 0)
+    assert unit.score == 50
