@@ -4,8 +4,9 @@ Top level: ``score``, ``max_score``, ``execution_time``, ``tests`` (each with ``
 ``score``, ``max_score``, ``status`` of passed/failed, ``output``), and under the extra
 key ``d2l_grade`` what else the grader knows: environment, isolation, lines not run,
 cell errors, notes; for a free-form homework, everything measured per section (its
-``UnitResult.extra``: sections, exercises, models, discussions). Internal grading errors show as failed with a plain message; their
-traceback stays in the gradebook, not in what students see.
+``UnitResult.extra``: sections, exercises, models, discussions). Internal grading errors
+show as failed with a plain message; their traceback stays in the gradebook, not in what
+students see.
 """
 
 from __future__ import annotations

@@ -10,9 +10,8 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.markup import escape
-from rich.text import Text
-
 from rich.table import Table
+from rich.text import Text
 
 from ..results import ExecutionSummary, SubmissionResult, TestResult, UnitResult
 
