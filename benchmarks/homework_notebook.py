@@ -25,6 +25,7 @@ import argparse
 import gzip
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -78,7 +79,7 @@ def _offline(argv: list[str]) -> tuple[list[str], str]:
     """``argv`` in a new network namespace with only loopback up (the kernel talks over it)."""
     if shutil.which("unshare") and shutil.which("ip") and \
             subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
-        inner = "ip link set lo up && exec " + " ".join(f"'{a}'" for a in argv)
+        inner = "ip link set lo up && exec " + " ".join(map(shlex.quote, argv))
         return ["unshare", "-n", "sh", "-c", inner], "network off (unshare -n)"
     return argv, "network on (unshare -n not available)"
 
