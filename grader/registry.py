@@ -77,8 +77,9 @@ def _by_names(codes: list[CellCode]) -> list[Exercise]:
 
 def detect_units(nb: Notebook, codes: list[CellCode], *, exercise_ids: list[str] | None = None,
                  homework_id: str | None = None) -> list[Any]:
-    """The units to grade in ``nb``: forced ids, else metadata and tags, else the names it
-    defines, else a homework whose sections it matches. Raises when nothing matches."""
+    """The units to grade in ``nb``: forced ids, else metadata and tags, else
+    a homework whose sections' book code it holds, else the names it defines. Raises when
+    nothing matches."""
     if exercise_ids or homework_id:
         units: list[Any] = [get_exercise(e) for e in exercise_ids or []]
         return units + ([get_homework(homework_id)] if homework_id else [])
@@ -87,11 +88,12 @@ def detect_units(nb: Notebook, codes: list[CellCode], *, exercise_ids: list[str]
         return [get_homework(homework)]
     if declared:
         return [get_exercise(e) for e in declared]
-    found: list[Any] = _by_names(codes)
-    if found:
-        return found
+    # A homework first: its book code defines names (2.5's `f`) that an exercise also asks for.
     for hw in homeworks().values():
         if hw.matches(nb, codes):
             return [hw]
+    found: list[Any] = _by_names(codes)
+    if found:
+        return found
     known = sorted(exercises()) + [f"homework {h}" for h in sorted(homeworks())]
     raise UnknownExerciseError.no_match(str(nb.path), known)

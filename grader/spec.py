@@ -92,7 +92,7 @@ class UnitContext:
     cell_records: list[Any] = field(default_factory=list)
     descriptors: dict[str, ProbeDescriptor] = field(default_factory=dict)
     show_hidden_details: bool = True
-    data_root: Path | None = None
+    data_root: Path | None = None  # the data store, for units that measure models on its test sets
     seeds: dict[str, int] = field(default_factory=dict)
 
     def labels(self) -> dict[int, str]:

@@ -3,8 +3,10 @@
 Top level: ``score``, ``max_score``, ``execution_time``, ``tests`` (each with ``name``,
 ``score``, ``max_score``, ``status`` of passed/failed, ``output``), and under the extra
 key ``d2l_grade`` what else the grader knows: environment, isolation, lines not run,
-cell errors, notes. Internal grading errors show as failed with a plain message; their
-traceback stays in the gradebook, not in what students see.
+cell errors, notes; for a free-form homework, everything measured per section (its
+``UnitResult.extra``: sections, exercises, models, discussions). Internal grading errors
+show as failed with a plain message; their traceback stays in the gradebook, not in what
+students see.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def to_gradescope(result: SubmissionResult) -> dict[str, Any]:
             "seed_policy": result.seed_policy,
             "grader_version": result.grader_version,
             "units": [{"id": u.id, "title": u.title, "kind": u.kind, "score": u.score, "max_score": u.max_score,
-                       "notes": u.notes} for u in result.units],
+                       "notes": u.notes, **({"homework": u.extra} if u.kind == "homework" else {})}
+                      for u in result.units],
             "executions": [{
                 "source": e.source_file, "outcome": e.outcome, "message": e.message, "seconds": e.seconds,
                 "environment": e.environment, "isolation": e.isolation, "network_attempts": e.network_attempts,

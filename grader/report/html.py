@@ -3,6 +3,7 @@
 Each exercise lists its tests with points and the message; the student's figures are
 shown beside the reference figures (from grading the solutions, see
 :mod:`grader.reference`); learning curves are drawn against their reference band.
+A homework also shows its sections, models, discussions and stored-output findings.
 The CSS is inline, the images are base64 PNG, nothing is fetched. Every piece of text
 comes from the submission or the kernel and is escaped.
 """
@@ -39,6 +40,8 @@ pre { white-space: pre-wrap; margin: .2em 0; font: 13px/1.4 ui-monospace, monosp
 .pair figure { margin: 0; border: 1px solid #eee; padding: .5em; } figcaption { color: #555; font-size: .9em; }
 img { max-width: 100%; } .note { color: #9a6700; } dl.details { margin: .2em 0; font-size: .9em; }
 dl.details dt { float: left; clear: left; color: #555; margin-right: .5em; }
+table.grid { border-collapse: collapse; font-size: .9em; } table.grid td, table.grid th { border: 1px solid #eee;
+       padding: .2em .5em; text-align: left; vertical-align: top; }
 """
 
 
@@ -114,14 +117,62 @@ def _answers(unit: UnitResult) -> str:
     return "<h3>Your written answers (read by the teaching staff)</h3>" + items
 
 
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A table of already escaped cells."""
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="grid"><tr>{head}</tr>{body}</table>'
+
+
+def _homework(unit: UnitResult) -> str:
+    """A homework's sections, models, discussions and stored-output findings (see homework_report)."""
+    from .terminal import cell_ranges, ran_and_checks
+
+    extra = unit.extra
+    points = {t.name: t for t in unit.tests}
+    rows = []
+    for s in extra["sections"]:
+        ran_text, cp_text = ran_and_checks(s)
+        test = points.get(f"{s['id']} {s['title']}")
+        rows.append([_e(f"{s['id']} {s['title']}"), _e(s["how"]) if s["present"] else '<span class="note">missing</span>',
+                     _e(cell_ranges(s["cell_refs"], extra["notebooks"]) or "-"), ran_text, cp_text,
+                     f"{s['discussion']['chars']} chars", _e(", ".join(s["exercises"]) or "-"),
+                     f"{_points(test.score)}/{_points(test.max_score)}" if test else ""])
+    parts = ["<h3>Sections</h3>", _table(["section", "found by", "cells", "ran", "checkpoints", "own text", "exercises",
+                                          "points"], rows)]
+    models = extra["models"]
+    if models:
+        rows = [[_e(m["cls"]), _e(m.get("cell_label") or "-"), _e(m["section"] or "-"), "yes" if m["trained"] else "no",
+                 f"{m['accuracy']:.4f}" if m["accuracy"] is not None else "-",
+                 _e(m["evidence"] if m["fmnist"] else "own data"),
+                 _e(", ".join(f"{v:g}" for v in m["printed"]) or "-") + (" (disagrees)" if m["disagrees"] else "")]
+                for m in models]
+        parts += ["<h3>Models (accuracy on the 10,000 test images, computed by the grader)</h3>",
+                  _table(["model", "cell", "section", "trained", "accuracy", "evidence", "printed"], rows)]
+    shown = [s for s in extra["sections"] if s["discussion"]["chars"]]
+    if shown:
+        parts.append("<h3>Your discussions (read by the teaching staff, not scored for quality)</h3>")
+        parts += [f"<p>{_e(s['id'])}:</p><pre>{_e(s['discussion']['text'])}</pre>" for s in shown]
+    findings = [f for s in extra["sections"] for f in s["stored_outputs"]] + extra["stored_outputs_elsewhere"]
+    if findings:
+        parts.append("<h3>Stored outputs (not scored)</h3><ul>")
+        for f in findings:
+            shown_text = (f"<pre>stored: {_e(f['stored'])}\nnow:    {_e(f['fresh'])}</pre>"
+                          if f.get("stored") else "")
+            parts.append(f"<li>{_e(f['cell'])}: {_e(f['message'])}{shown_text}</li>")
+        parts.append("</ul>")
+    return "".join(parts)
+
+
 def _unit(unit: UnitResult, references: Sequence[dict[str, Any]]) -> str:
     section = unit.extra.get("section", "")
     head = (f"<h2>{_e(unit.title)} <small>({_e(unit.id)}{', d2l ' + _e(section) if section else ''})</small>"
             f" &mdash; {_points(unit.score)} / {_points(unit.max_score)}</h2>")
     rows = "".join(_test_row(t) for t in unit.tests)
     notes = "".join(f'<p class="note">note: {_e(n)}</p>' for n in unit.notes)
-    return (head + f'<table class="tests">{rows}</table>' + notes + _figures(unit, references) + _curves(unit)
-            + _answers(unit))
+    homework = _homework(unit) if unit.kind == "homework" and "sections" in unit.extra else ""
+    return (head + homework + f'<table class="tests">{rows}</table>' + notes + _figures(unit, references)
+            + _curves(unit) + _answers(unit))
 
 
 def _execution(run: ExecutionSummary) -> str:

@@ -10,13 +10,15 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 from rich.text import Text
 
-from ..results import ExecutionSummary, SubmissionResult, TestResult
+from ..results import ExecutionSummary, SubmissionResult, TestResult, UnitResult
 
-__all__ = ["render", "print_report"]
+__all__ = ["render", "print_report", "render_homework", "cell_ranges", "ran_and_checks"]
 
 MAX_MESSAGE_LINES = 12
+FOUND = {"heading and code": "heading+code", "code (no heading)": "code"}
 
 
 def _points(value: float) -> str:
@@ -60,6 +62,114 @@ def _execution(console: Console, run: ExecutionSummary, many: bool) -> None:
         console.print(f"  network access attempted (blocked): {escape('; '.join(run.network_attempts[:3]))}")
 
 
+# -- free-form homework --------------------------------------------------------------
+
+def cell_ranges(refs: list[list[int]], notebooks: list[str]) -> str:
+    """``3-27, 40`` for cells 3..27 and 40 (1-based); prefixed by the notebook's name
+    without ``.ipynb`` when there are several (``ch2 3-27``)."""
+    by_part: dict[int, list[int]] = {}
+    for part, cell in refs:
+        by_part.setdefault(part, []).append(cell + 1)
+    out = []
+    for part, cells in sorted(by_part.items()):
+        runs, start, prev = [], None, None
+        for c in sorted(cells):
+            if start is None:
+                start = prev = c
+            elif c == prev + 1:
+                prev = c
+            else:
+                runs.append(f"{start}-{prev}" if prev != start else f"{start}")
+                start = prev = c
+        if start is not None:
+            runs.append(f"{start}-{prev}" if prev != start else f"{start}")
+        prefix = f"{notebooks[part].removesuffix('.ipynb')} " if len(notebooks) > 1 else ""
+        out.append(prefix + ", ".join(runs))
+    return "; ".join(out)
+
+
+def ran_and_checks(section: dict) -> tuple[str, str]:
+    """A section's ``ran`` (cells run, or raised on purpose, of its code cells) and
+    ``checks`` (checkpoints met) columns; ``-`` where they do not apply."""
+    ran, cps = section["ran"], section["checkpoints"]
+    if not (section["present"] and section["has_code"]):
+        return "-", "-"
+    ran_text = f"{ran['ok'] + len(ran['expected_errors'])}/{ran['code_cells']}"
+    ran_text += f" ({len(ran['failed'])} failed)" if ran["failed"] else ""
+    return ran_text, f"{sum(c['status'] == 'passed' for c in cps)}/{len(cps)}" if cps else "-"
+
+
+def _sections_table(console: Console, unit: UnitResult) -> None:
+    extra = unit.extra
+    points = {t.name: t for t in unit.tests}
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("sec", "found by", "cells", "ran", "checks", "own text", "exercises", "models", "points"):
+        table.add_column(name, no_wrap=name != "cells")
+    for s in extra["sections"]:
+        test = points.get(f"{s['id']} {s['title']}")
+        ran_text, cp_text = ran_and_checks(s)
+        table.add_row(s["id"], FOUND.get(s["how"], s["how"]) if s["present"] else "[red]missing[/]",
+                      escape(cell_ranges(s["cell_refs"], extra["notebooks"])) or "-", ran_text, cp_text,
+                      f"{s['discussion']['chars']} chars", ",".join(s["exercises"]) or "-",
+                      str(len(s["models"])) if s["models"] else "-",
+                      f"{_points(test.score)}/{_points(test.max_score)}" if test else "")
+    console.print(table)
+
+
+def _models_table(console: Console, unit: UnitResult) -> None:
+    models = unit.extra["models"]
+    if not models:
+        return
+    table = Table("model", "cell", "sec", "trained", "accuracy", "evidence", "printed", "stored",
+                  box=None, header_style="bold", pad_edge=False)
+    for m in models:
+        acc = f"{m['accuracy']:.4f}" if m["accuracy"] is not None else "-"
+        evidence = m["evidence"] if m["fmnist"] else "own data"
+        printed = ", ".join(f"{v:g}" for v in m["printed"]) or "-"
+        if m["disagrees"]:
+            printed = f"[bold red]{printed} (disagrees)[/]"
+        settings = " ".join(f"{k}={m['hparams'][k]:g}" for k in ("num_hiddens", "lr") if isinstance(m["hparams"].get(k), (int, float)))
+        table.add_row(escape(m["cls"]) + (f" [dim]{settings}[/]" if settings else ""),
+                      escape((m.get("cell_label") or "-").replace("cell ", "")), m["section"] or "-",
+                      "yes" if m["trained"] else "[red]no[/]", acc, evidence, printed,
+                      ", ".join(f"{v:g}" for v in m["stored_printed"]) or "-")
+    console.print("\n[bold]Models[/] (accuracy on the 10,000 test images, computed by the grader)")
+    console.print(table)
+
+
+def _stored_outputs(console: Console, unit: UnitResult) -> None:
+    findings = [f for s in unit.extra["sections"] for f in s["stored_outputs"]] + unit.extra["stored_outputs_elsewhere"]
+    if not findings:
+        return
+    console.print("\n[bold]Stored outputs[/] (for the instructor; not scored)")
+    for f in findings[:MAX_MESSAGE_LINES]:
+        console.print(f"  {escape(f['cell'])}: {escape(f['message'])}")
+        if f.get("stored"):
+            console.print(Text(f"      stored: {f['stored'][:100]!r}\n      now:    {f['fresh'][:100]!r}", style="dim"))
+    if len(findings) > MAX_MESSAGE_LINES:
+        console.print(f"  ... {len(findings) - MAX_MESSAGE_LINES} more (use --json to see all)")
+
+
+def _discussions(console: Console, unit: UnitResult) -> None:
+    shown = [s for s in unit.extra["sections"] if s["discussion"]["chars"]]
+    if shown:
+        console.print("\n[bold]Discussions[/] (the student's own text, for staff to read; full text in --json and HTML)")
+    for s in shown:
+        first = s["discussion"]["text"].replace("\n", " ")
+        console.print(Text(f"  {s['id']}: {first[:90]}{'...' if len(first) > 90 else ''}", style="dim"))
+
+
+def render_homework(console: Console, unit: UnitResult) -> None:
+    """A homework unit: the sections at a glance, models, discussions, stored outputs, then the points."""
+    _sections_table(console, unit)
+    _models_table(console, unit)
+    _discussions(console, unit)
+    _stored_outputs(console, unit)
+    console.print("\n[bold]Points[/]")
+    for test in unit.tests:
+        _test_line(console, test)
+
+
 def render(result: SubmissionResult, console: Console) -> None:
     """Print ``result`` on ``console``."""
     console.print(f"[bold]{escape(', '.join(result.sources))}[/]"
@@ -69,8 +179,11 @@ def render(result: SubmissionResult, console: Console) -> None:
         console.print(Text.assemble("\n", (unit.id, "bold cyan"), f"  {unit.title}",
                                     f" (d2l {section})" if section else "",
                                     f"   {_points(unit.score)} / {_points(unit.max_score)}"))
-        for test in unit.tests:
-            _test_line(console, test)
+        if unit.kind == "homework" and "sections" in unit.extra:
+            render_homework(console, unit)
+        else:
+            for test in unit.tests:
+                _test_line(console, test)
         for note in unit.notes:
             console.print(Text(f"  note: {note}", style="yellow"))
     console.print()
