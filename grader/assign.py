@@ -76,12 +76,23 @@ def _render(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb) + "\n"
 
 
+def _exercise_solutions(solutions_dir: Path) -> list[tuple[Path, nbformat.NotebookNode]]:
+    """The solution notebooks that get stubs: a homework's reference notebook has none
+    (students write a homework from scratch)."""
+    found = []
+    for path in sorted(solutions_dir.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        if not nb.metadata.get("d2l_grade", {}).get("homework"):
+            found.append((path, nb))
+    return found
+
+
 def assign_all(solutions_dir: Path, exercises_dir: Path) -> list[Path]:
-    """Write a stub for every solution notebook; return the stubs written."""
+    """Write a stub for every exercise's solution notebook; return the stubs written."""
     exercises_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in sorted(solutions_dir.glob("*.ipynb")):
-        stub = make_stub(nbformat.read(path, as_version=4), path.name)
+    for path, nb in _exercise_solutions(solutions_dir):
+        stub = make_stub(nb, path.name)
         target = stub_path(path, exercises_dir)
         target.write_text(_render(stub), encoding="utf-8")
         written.append(target)
@@ -91,9 +102,9 @@ def assign_all(solutions_dir: Path, exercises_dir: Path) -> list[Path]:
 def stale_stubs(solutions_dir: Path, exercises_dir: Path) -> list[str]:
     """Stubs that are missing or differ from what ``assign_all`` would write."""
     stale = []
-    for path in sorted(solutions_dir.glob("*.ipynb")):
+    for path, nb in _exercise_solutions(solutions_dir):
         target = stub_path(path, exercises_dir)
-        expected = _render(make_stub(nbformat.read(path, as_version=4), path.name))
+        expected = _render(make_stub(nb, path.name))
         if not target.is_file() or target.read_text(encoding="utf-8") != expected:
             stale.append(str(target))
     return stale

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAST, run_cli
+from classroom import FAST, run_cli
 from grader.gradebook import open_gradebook
 from nbfactory import notebook, write
 
