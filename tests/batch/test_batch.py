@@ -66,7 +66,10 @@ def test_summary_counts_and_failures(graded_class: GradedClass) -> None:
     assert (summary["graded"], summary["invalid"], summary["errors"]) == (5, 1, 0)
     assert summary["outcomes"] == {"completed": 3, "cell_timeout": 1, "dead_kernel": 1}
     assert summary["pool"]["warm"] + summary["pool"]["cold"] == 6  # one kernel per notebook
-    assert summary["pool"]["warm"] >= 5
+    # The three kernels warmed before any worker starts (two workers + one spare) always go
+    # to the first claims of their keys. Later ones depend on which worker pops erin first
+    # relative to dave's second notebook, so more than three warm is timing, not a contract.
+    assert summary["pool"]["warm"] >= 3
 
 
 def test_run_metadata(graded_class: GradedClass) -> None:
