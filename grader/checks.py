@@ -25,7 +25,7 @@ __all__ = [
     "Check", "passed", "failed", "all_of", "fraction_passed", "check_defined", "check_type",
     "check_shape", "check_dtype", "check_scalar", "check_array_close", "check_array_equal",
     "check_raises", "check_returns", "check_dict_close", "not_allowed", "check_decreasing",
-    "figure_lines", "check_line_matches", "describe", "as_array", "merge_data",
+    "figure_lines", "check_line_matches", "describe", "as_array", "merge_data", "first_missing",
 ]
 
 ROWS_SHOWN = 5
@@ -60,6 +60,15 @@ def passed(message: str, detail: str = "") -> Check:
 def failed(message: str, detail: str = "", fraction: float | None = None) -> Check:
     """A failing check, optionally with partial credit."""
     return Check(False, message, detail, fraction)
+
+
+def first_missing(*values: Any) -> Check | None:
+    """A failed check naming why the first :class:`Missing` value could not be obtained
+    (a fixture that did not load, a step that never ran), or None when all are present."""
+    for value in values:
+        if isinstance(value, Missing):
+            return failed(value.reason)
+    return None
 
 
 def merge_data(checks: Iterable[Check]) -> dict[str, Any]:
@@ -262,13 +271,15 @@ def check_array_equal(name: str, expected: Any, value: Any) -> Check:
                   _mismatch_report(exp, got, np.asarray(bad)))
 
 
-def check_returns(name: str, outcome: Any) -> Check:
-    """A call returned normally."""
+def check_returns(name: str, outcome: Any, kind: str | Sequence[str] | None = None) -> Check:
+    """A call returned normally, and when ``kind`` is given, returned one of those kinds."""
     if isinstance(outcome, Missing):
         return failed(outcome.reason)
     if isinstance(outcome, Raised):
         hint = " (the exercise is not done yet)" if outcome.type == "NotImplementedError" else ""
         return failed(f"`{name}` raised {outcome.type}{hint}", str(outcome))
+    if kind is not None:
+        return check_type(name, kind, outcome)
     return passed(f"`{name}` returned")
 
 

@@ -13,7 +13,7 @@ import ast
 
 import numpy as np
 
-from ..checks import (Check, all_of, check_array_close, check_defined, check_dtype, check_returns, check_type,
+from ..checks import (Check, all_of, check_array_close, check_defined, check_dtype, check_returns,
                       failed, fraction_passed, passed)
 from ..probe import CallResults, Calls
 from ..spec import Exercise, Forbidden, UnitContext
@@ -82,12 +82,9 @@ def hidden_autograd(rng: np.random.Generator) -> Calls:
 def check_values(function: str, reference: object, x: np.ndarray, outcome: object) -> Check:
     """One call: a tensor of x's shape and dtype equal to reference(x)."""
     name = f"{function}(x of shape {x.shape}, {x.dtype})"
-    returned = check_returns(function, outcome)
+    returned = check_returns(name, outcome, kind="tensor")
     if not returned.passed:
         return returned
-    kind = check_type(name, "tensor", outcome)
-    if not kind.passed:
-        return kind
     dtype = str(x.dtype)
     rtol = RTOL[dtype]
     return all_of(check_dtype(name, f"torch.{dtype}", outcome),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import (Check, all_of, check_array_close, check_defined, check_returns, check_shape, check_type,
+from ..checks import (Check, all_of, check_array_close, check_defined, check_returns, check_shape,
                       failed, fraction_passed, passed)
 from ..probe import CallResults, Calls
 from ..spec import Exercise, UnitContext
@@ -62,12 +62,9 @@ def hidden_calls(rng: np.random.Generator) -> Calls:
 def check_grad(a: np.ndarray, outcome: object) -> Check:
     """One call: a tensor of a's shape, every entry the factor of f."""
     name = f"grad_f(a of shape {a.shape})"
-    returned = check_returns("grad_f", outcome)
+    returned = check_returns(name, outcome, kind="tensor")
     if not returned.passed:
         return returned
-    kind = check_type(name, "tensor", outcome)
-    if not kind.passed:
-        return kind
     factor = expected_factor(a)
     shape = check_shape(name, a.shape, outcome)
     if not shape.passed:

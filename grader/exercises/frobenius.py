@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import (Check, all_of, check_defined, check_dtype, check_returns, check_scalar, check_type, failed,
+from ..checks import (Check, all_of, check_defined, check_dtype, check_returns, check_scalar, failed,
                       fraction_passed)
 from ..probe import CallResults, Calls
 from ..spec import Exercise, Forbidden
@@ -65,12 +65,9 @@ def hidden_calls(rng: np.random.Generator) -> Calls:
 def check_norm(x: np.ndarray, outcome: object) -> Check:
     """One call: a 0-d tensor of the right dtype equal to the norm."""
     name = f"frobenius_norm(X of shape {x.shape}, {x.dtype})"
-    returned = check_returns("frobenius_norm", outcome)
+    returned = check_returns(name, outcome, kind="tensor")
     if not returned.passed:
         return returned
-    kind = check_type(name, "tensor", outcome)
-    if not kind.passed:
-        return kind
     if outcome.shape != ():  # type: ignore[attr-defined]
         return failed(f"`{name}` has shape {outcome.shape}: return a 0-d tensor (one number)")  # type: ignore[attr-defined]
     dtype = result_dtype(x)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..calibration import Calibration, check_accuracy, curve
-from ..checks import Check, failed
+from ..checks import Check, failed, first_missing
 from ..models import KERNEL_LOGITS, Evaluation, evaluate, logits_accuracy
 from ..probe import Steps, call, fashion, glob, logits, ref
 from ..spec import Exercise, Forbidden
@@ -105,10 +105,8 @@ def _evidence(result: Evaluation) -> str:
 @EXERCISE.test(points=7, hidden=True)
 def hidden_accuracy(hidden_training: Any, fashion_test: Any, calibration: Calibration | Missing) -> Check:
     """test accuracy of the MLP built and trained by your functions on the grader's data"""
-    if isinstance(fashion_test, Missing):
-        return failed(fashion_test.reason)
-    if isinstance(hidden_training, Missing):
-        return failed(hidden_training.reason)
+    if (missing := first_missing(fashion_test, hidden_training)) is not None:
+        return missing
     last = BUDGET["epochs"]
     labels = hidden_training["permutation"][fashion_test[1]]
     result = _evaluation(hidden_training[f"trained_{last}"], hidden_training[f"logits_{last}"], fashion_test, labels,
@@ -137,10 +135,8 @@ def hidden_accuracy(hidden_training: Any, fashion_test: Any, calibration: Calibr
 @EXERCISE.test(points=1)
 def reported_accuracy(notebook_model: Any, fashion_test: Any, calibration: Calibration | Missing) -> Check:
     """reported_test_accuracy agrees with the accuracy of the notebook's model"""
-    if isinstance(notebook_model, Missing):
-        return failed(notebook_model.reason)
-    if isinstance(fashion_test, Missing):
-        return failed(fashion_test.reason)
+    if (missing := first_missing(notebook_model, fashion_test)) is not None:
+        return missing
     result = _evaluation(notebook_model["model"], notebook_model["logits"], fashion_test, fashion_test[1],
                          "model")
     if isinstance(result, Check):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..calibration import Calibration, check_accuracy
-from ..checks import Check, check_shape, failed
+from ..checks import Check, check_shape, failed, first_missing
 from ..models import REBUILT, accuracy, linear_forward
 from ..probe import Steps, call, glob, ref
 from ..spec import Exercise, Forbidden
@@ -83,10 +83,8 @@ def _accuracy(W: ArrayValue, b: ArrayValue, fashion_test: Any, labels: np.ndarra
 @EXERCISE.test(points=7, hidden=True)
 def hidden_accuracy(hidden_training: Any, fashion_test: Any, calibration: Calibration | Missing) -> Check:
     """test accuracy of W, b trained by train_softmax on the grader's data"""
-    if isinstance(fashion_test, Missing):
-        return failed(fashion_test.reason)
-    if isinstance(hidden_training, Missing):
-        return failed(hidden_training.reason)
+    if (missing := first_missing(fashion_test, hidden_training)) is not None:
+        return missing
     weights = _weights(hidden_training["weights"])
     if isinstance(weights, Check):
         return weights
@@ -101,10 +99,8 @@ def hidden_accuracy(hidden_training: Any, fashion_test: Any, calibration: Calibr
 @EXERCISE.test(points=1)
 def reported_accuracy(notebook_model: Any, fashion_test: Any, calibration: Calibration | Missing) -> Check:
     """reported_test_accuracy agrees with the accuracy of the notebook's W, b"""
-    if isinstance(notebook_model, Missing):
-        return failed(notebook_model.reason)
-    if isinstance(fashion_test, Missing):
-        return failed(fashion_test.reason)
+    if (missing := first_missing(notebook_model, fashion_test)) is not None:
+        return missing
     for name in ("W", "b"):
         problem = missing_or_raised(name, notebook_model[name])
         if problem is not None:
