@@ -23,7 +23,7 @@ from .results import CellRecord, UnitResult
 from .rubric import SectionScore, score_exercises, score_models, score_section
 from .sections import CellRef, SectionFound, discussion_text, find_sections
 from .trained import MeasuredModel, measure_models, models_probe, printed_accuracies, verified_book_classes
-from .values import FigureValue, Missing
+from .values import FigureValue
 
 if TYPE_CHECKING:
     from .execute import ExecutionRun
@@ -140,7 +140,7 @@ def _checkpoints(hw: "Homework", parts: Sequence[_Part]) -> list[CheckpointResul
             results.append(CheckpointResult(checkpoint.section, checkpoint.title, "failed",
                                             f"its cell did not finish ({record.status})", where))
             continue
-        check = judge(checkpoint, values if not isinstance(values, Missing) else values, figures)
+        check = judge(checkpoint, values, figures)
         results.append(CheckpointResult(checkpoint.section, checkpoint.title, "passed" if check.passed else "failed",
                                         check.message, where))
     return results

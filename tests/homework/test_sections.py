@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from book import BOOK, heading, homework_cells, section_cells
+from book import BOOK, homework_cells, section_cells
 from nbfactory import code, md, notebook, write
 from grader.homeworks.d2l_ch2_5 import SECTIONS as SPECS
 from grader.load import read_notebook

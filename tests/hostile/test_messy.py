@@ -14,9 +14,8 @@ import pytest
 from grader.cli import main
 from grader.config import Options
 from grader.pipeline import grade
-from hostile_kit import (BROADCAST, COMPATIBLE, EXAMPLES, INCOMPATIBLE, TAG, TENSOR_TEST, TENSORS,
-                         assert_broadcast_only, graded, messages)
-from nbfactory import code, md
+from hostile_kit import BROADCAST, EXAMPLES, TAG, TENSOR_TEST, TENSORS, assert_broadcast_only, graded, messages
+from nbfactory import code
 
 pytestmark = pytest.mark.kernel
 

@@ -196,8 +196,8 @@ def test_ignored_interrupt_in_a_graded_function_kills_the_kernel(grade_cells, mo
         EXAMPLES: ALL_EXAMPLES,  # answered before the hidden probe hung
         COMPATIBLE: "0 of 1 hidden compatible pairs correct; first problem: calling `broadcast_shape` ignored the "
                     "interrupt after its time limit; the kernel was killed",
-        INCOMPATIBLE: f"0 of 1 hidden incompatible pairs correct; first problem: calling `broadcast_shape` ignored "
-                      f"the interrupt after its time limit; the kernel was killed",
+        INCOMPATIBLE: "0 of 1 hidden incompatible pairs correct; first problem: calling `broadcast_shape` ignored "
+                      "the interrupt after its time limit; the kernel was killed",
         TENSOR_TEST: stopped, "forbidden calls": "no forbidden calls"}
     assert cells_of(result) == [(0, "ok", "", ""), (1, "not_run", "", "")]
     assert result.score == 2.0
