@@ -11,7 +11,8 @@ import pytest
 from answers import RIGHT, WRONG
 from grader.load import Cell
 from grader.recognise import (AbaloneFractions, Broadcast3D, CompareOperators, Evidence, InitRuns, OhmFit, PlanckFit,
-                              RemoveSaveHyperparameters, SinDerivative, Sweep, constant_value, planck, static_shape)
+                              RemoveSaveHyperparameters, SinDerivative, Sweep, constant_value, static_shape)
+from grader.recognise.chapter3 import planck
 from grader.results import CellRecord
 from grader.static import parse_cell
 from grader.values import ArrayValue, FrameValue
