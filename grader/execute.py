@@ -308,14 +308,16 @@ async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | No
         client.current = index
         started = time.monotonic()
         fired = asyncio.Event()
+        memory_kills = kernel.sandbox.memory_kills()
         watchdog = asyncio.ensure_future(_kill_after(kernel, client._cell_timeout(cell) + KILL_GRACE, fired))
         try:
             await client.async_execute_cell(cell, index, execution_count=index + 1)
         except (DeadKernelError, CellTimeoutError):
             killed = fired.is_set()
             record.status = "killed" if killed else "memory"
-            tail = kernel.km.log_tail()
-            if not killed and not any(m in tail.lower() for m in MEMORY_MARKERS):
+            tail = kernel.km.log_tail().lower()
+            over_memory = any(m in tail for m in MEMORY_MARKERS) or kernel.sandbox.memory_kills() > memory_kills
+            if not killed and not over_memory:
                 record.status = "error"
                 record.ename = "DeadKernel"
                 record.evalue = "the kernel died while running this cell (e.g. os._exit, a crash)"
@@ -337,6 +339,11 @@ async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | No
             stopped = summary.message = f"the kernel broke the messaging protocol in {_label(origin)}"
         else:
             _classify(cell, index, client, record)
+            if record.status in ("error", "timeout") and kernel.sandbox.memory_kills() > memory_kills:
+                # The memory cgroup killed a process the cell started (a DataLoader worker, a
+                # multiprocessing pool), and the cell failed or hung because of it.
+                record.status, record.ename = "memory", "MemoryError"
+                record.evalue = f"a process it started was killed at the memory limit ({record.evalue})"
             if record.status == "memory":
                 summary.outcome = "memory_limit"
                 stopped = summary.message = f"memory limit exceeded in {_label(origin)}"

@@ -45,21 +45,20 @@ def _limits(spec: dict) -> None:
         resource.setrlimit(which, (value, value))
 
 
-def _join_cgroup(spec: dict) -> None:
-    procs = spec.get("cgroup_procs")
-    if procs:
+def _join_cgroups(spec: dict) -> None:
+    for procs in spec.get("cgroup_procs", []):
         try:
             with open(procs, "w") as fh:
                 fh.write(str(os.getpid()))
         except OSError:
-            pass  # the grader reports pids limits only when it created the cgroup itself
+            pass  # the grader reports cgroup limits only when it created the cgroups itself
 
 
 def outer(spec: dict, cmd: list[str]) -> None:
     # If the grader dies (even by SIGKILL), the kernel and all it started die too.
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
     _limits(spec)
-    _join_cgroup(spec)
+    _join_cgroups(spec)
     if spec.get("unshare"):
         inner_cmd = [sys.executable, "-I", "-S", os.path.abspath(__file__), "inner", json.dumps(spec), "--", *cmd]
         os.execvp(spec["unshare"][0], [*spec["unshare"], "--", *inner_cmd])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -35,7 +36,9 @@ __all__ = ["Isolation", "detect_isolation", "Sandbox", "SandboxKernelManager", "
 
 JAIL = str(Path(__file__).with_name("jail.py"))
 UNSHARE_FLAGS = ["-n", "-m", "-p", "--fork", "--kill-child", "--mount-proc"]
-CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+CGROUP_V2 = Path("/sys/fs/cgroup")
+CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), CGROUP_V2)
+MEMORY_V1 = Path("/sys/fs/cgroup/memory")
 PASS_ENV = ("PATH", "LD_LIBRARY_PATH", "SYSTEMROOT")
 
 
@@ -44,7 +47,12 @@ class Isolation:
     """What confines the kernel on this machine."""
 
     unshare: tuple[str, ...] = ()
-    cgroup_root: str = ""
+    cgroup_root: str = ""  # pids cgroups go under it
+    memory_root: str = ""  # memory cgroups go under it (the same folder on cgroup v2)
+
+    @property
+    def cgroup_roots(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r for r in (self.cgroup_root, self.memory_root) if r))
 
     @property
     def namespaces(self) -> bool:
@@ -57,6 +65,8 @@ class Isolation:
             "network": "private network namespace" if self.namespaces else "Python audit hook only",
             "filesystem": "read-only, private tmpfs, hidden grader files" if self.namespaces else "not confined",
             "memory_limit": options.memory_limit,
+            "memory_scope": "the kernel and its children together (cgroup), and each process"
+                            if self.memory_root else "each process (RLIMIT_DATA)",
             "process_limit": options.max_processes if self.cgroup_root else None,
         }
 
@@ -68,17 +78,39 @@ def _try(cmd: list[str]) -> bool:
         return False
 
 
-def _cgroup_root() -> str:
-    """A pids cgroup (v1 or v2) under which each kernel gets its own process limit."""
-    for root in CGROUP_ROOTS:
+def _cgroup_root(roots: Sequence[Path], limit_file: str) -> str:
+    """A ``d2l-grade`` folder in the first cgroup hierarchy of ``roots`` whose cgroups
+    have ``limit_file``, under which each kernel gets a cgroup of its own."""
+    for root in roots:
         base = root / "d2l-grade"
         try:
             base.mkdir(exist_ok=True)
         except OSError:
             continue
-        if (base / "pids.max").exists():
+        if (base / limit_file).exists():
             return str(base)
     return ""
+
+
+def _own_memory_cgroup() -> list[Path]:
+    """This process's cgroup in a v1 memory hierarchy: kernels' cgroups made under it stay
+    inside whatever limit the grader itself runs under."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return [MEMORY_V1 / path.lstrip("/")]
+    return []
+
+
+def _memory_root() -> str:
+    """Where each kernel gets a memory cgroup: v1 under our own, else v2 (needs the memory
+    controller enabled for the children of /sys/fs/cgroup)."""
+    return (_cgroup_root(_own_memory_cgroup(), "memory.limit_in_bytes")
+            or _cgroup_root([CGROUP_V2], "memory.max"))
 
 
 @functools.cache
@@ -93,7 +125,9 @@ def detect_isolation(mode: str) -> Isolation:
             for extra in ([], ["-r"]):
                 cmd = [unshare, *extra, *UNSHARE_FLAGS]
                 if _try([*cmd, "--", "true"]):
-                    found = Isolation(unshare=tuple(cmd), cgroup_root=_cgroup_root() if not extra else "")
+                    found = Isolation(unshare=tuple(cmd)) if extra else Isolation(
+                        unshare=tuple(cmd), cgroup_root=_cgroup_root(CGROUP_ROOTS, "pids.max"),
+                        memory_root=_memory_root())
                     break
     if mode == "strict" and not found.namespaces:
         raise SandboxUnavailableError(
@@ -156,6 +190,24 @@ def _empty_cgroup(cgroup: Path) -> None:
         pass
 
 
+def _make_cgroup(root: str, name: str, limits: dict[str, int]) -> str:
+    """The cgroup ``root/name`` with each of ``limits`` its hierarchy has; "" if it cannot be made."""
+    if not root:
+        return ""
+    cgroup = Path(root) / name
+    existed = cgroup.exists()  # on cgroup v2 one cgroup carries both the pids and the memory limit
+    try:
+        cgroup.mkdir(exist_ok=True)
+        for limit_file, value in limits.items():
+            if (cgroup / limit_file).exists():
+                (cgroup / limit_file).write_text(str(value))
+    except OSError:
+        if not existed:
+            _empty_cgroup(cgroup)
+        return ""
+    return str(cgroup)
+
+
 def _owner_alive(root: Path) -> bool:
     try:
         os.kill(int((root / OWNER_FILE).read_text()), 0)
@@ -165,7 +217,7 @@ def _owner_alive(root: Path) -> bool:
     return True
 
 
-def sweep_stale_runs(cgroup_root: str) -> None:
+def sweep_stale_runs(cgroup_roots: Sequence[str]) -> None:
     """Once per process: remove the run folders and cgroups of graders that died without
     cleaning up (SIGKILL, out of memory). A run is stale when its grader process is gone."""
     global _swept
@@ -175,12 +227,12 @@ def sweep_stale_runs(cgroup_root: str) -> None:
     for root in Path(tempfile.gettempdir()).glob(RUN_PREFIX + "*"):
         try:
             if root.is_dir() and not _owner_alive(root):
-                if cgroup_root:
+                for cgroup_root in cgroup_roots:
                     _empty_cgroup(Path(cgroup_root) / root.name)
                 shutil.rmtree(root, ignore_errors=True)
         except OSError:
             continue
-    if cgroup_root:
+    for cgroup_root in cgroup_roots:
         for cgroup in Path(cgroup_root).glob(RUN_PREFIX + "*"):
             if not (Path(tempfile.gettempdir()) / cgroup.name).exists():
                 _empty_cgroup(cgroup)
@@ -197,21 +249,19 @@ class Sandbox:
     root: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        sweep_stale_runs(self.isolation.cgroup_root)
+        sweep_stale_runs(self.isolation.cgroup_roots)
         self.root = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
         (self.root / OWNER_FILE).write_text(str(os.getpid()))
         for sub in ("ipc", "sandbox"):
             (self.root / sub).mkdir(mode=0o777)
             os.chmod(self.root / sub, 0o777)
-        self.cgroup = ""
-        if self.isolation.cgroup_root:
-            cgroup = Path(self.isolation.cgroup_root) / self.root.name
-            try:
-                cgroup.mkdir()
-                (cgroup / "pids.max").write_text(str(self.options.max_processes))
-                self.cgroup = str(cgroup)
-            except OSError:
-                self.cgroup = ""
+        o = self.options
+        # Files in the private tmpfs are charged to the cgroup as memory, hence the disk limit on top.
+        memory = o.memory_limit + o.disk_limit
+        self.cgroup = _make_cgroup(self.isolation.cgroup_root, self.root.name, {"pids.max": o.max_processes})
+        self.memory_cgroup = _make_cgroup(self.isolation.memory_root, self.root.name, {
+            "memory.max": memory, "memory.swap.max": 0,  # v2
+            "memory.limit_in_bytes": memory, "memory.memsw.limit_in_bytes": memory})  # v1, in this order
 
     @property
     def sandbox_dir(self) -> Path:
@@ -254,7 +304,7 @@ class Sandbox:
             "rlimits": rlimits, "env": self.kernel_env(), "sandbox": str(self.sandbox_dir),
             "ipc_dir": str(self.root / "ipc"), "disk_limit": o.disk_limit, "hide": self.hide,
             "copy": copies, "workdir": str(self.workdir),
-            "cgroup_procs": f"{self.cgroup}/cgroup.procs" if self.cgroup else "",
+            "cgroup_procs": [f"{cgroup}/cgroup.procs" for cgroup in self.cgroups],
             "unshare": list(self.isolation.unshare),
             "runs_dir": self._runs_dir(),
         }
@@ -277,10 +327,26 @@ class Sandbox:
             return ""
         return str(runs)
 
+    @property
+    def cgroups(self) -> list[str]:
+        return list(dict.fromkeys(c for c in (self.cgroup, self.memory_cgroup) if c))
+
+    def memory_kills(self) -> int:
+        """Processes of the kernel's cgroup killed so far for going over its memory limit."""
+        for name in ("memory.events", "memory.oom_control"):  # v2, v1
+            try:
+                text = (Path(self.memory_cgroup) / name).read_text() if self.memory_cgroup else ""
+            except OSError:
+                continue
+            found = re.search(r"^oom_kill (\d+)$", text, re.M)
+            if found:
+                return int(found.group(1))
+        return 0
+
     def kill_stragglers(self) -> None:
-        """Kill whatever is left in the run's cgroup (a fork bomb's children)."""
-        if self.cgroup:
-            _empty_cgroup(Path(self.cgroup))
+        """Kill whatever is left in the run's cgroups (a fork bomb's children)."""
+        for cgroup in self.cgroups:
+            _empty_cgroup(Path(cgroup))
 
     def cleanup(self) -> None:
         """Remove every trace of the run."""

@@ -28,8 +28,8 @@ def test_stale_runs_are_removed_and_live_ones_kept(tmp_path: Path, monkeypatch: 
     dead = _run_folder(tmp_path, "dead", gone.pid)
     live = _run_folder(tmp_path, "live", os.getpid())
     fresh = _run_folder(tmp_path, "starting", None)   # created this instant, owner file not yet written
-    sandbox.sweep_stale_runs("")
+    sandbox.sweep_stale_runs(())
     assert not dead.exists() and live.exists() and fresh.exists()
     other = _run_folder(tmp_path, "later", gone.pid)
-    sandbox.sweep_stale_runs("")   # once per process
+    sandbox.sweep_stale_runs(())   # once per process
     assert other.exists()

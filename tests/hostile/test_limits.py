@@ -40,6 +40,27 @@ def test_memory_limit_keeps_earlier_results(grade_cells) -> None:  # type: ignor
     assert_broadcast_only(result)  # probed right after cell 1, before the allocation
 
 
+def test_memory_limit_counts_the_kernels_children_together(grade_cells, options: Options) -> None:  # type: ignore[no-untyped-def]
+    if not detect_isolation(options.isolation).memory_root:
+        pytest.skip("no writable memory cgroup on this machine: the limit is per process only (see docs/SECURITY.md)")
+    # Each child stays under the per-process limit (1 GiB); together they do not.
+    children = ("import multiprocessing, time\n"
+                "def hold():\n    blob = b'x' * (800 * 2**20)\n    time.sleep(20)\n"
+                "kids = [multiprocessing.Process(target=hold) for _ in range(2)]\n"
+                "for kid in kids:\n    kid.start()\n"
+                "for kid in kids:\n    kid.join(60)\n"
+                "raise Exception([kid.exitcode for kid in kids])")
+    result = grade_cells(graded(children, "after = 1"), memory_limit=2**30, disk_limit=64 * 2**20)
+    summary = result.executions[0]
+    assert summary.isolation["memory_scope"].startswith("the kernel and its children together")
+    record = cell(result, 1)
+    assert (record.status, record.ename) == ("memory", "MemoryError")
+    assert record.evalue.startswith("a process it started was killed at the memory limit (")
+    assert "-9" in record.evalue  # the child the cgroup's OOM killer chose
+    assert (summary.outcome, summary.message) == ("memory_limit", "memory limit exceeded in cell 2")
+    assert cell(result, 2).status == "not_run"
+
+
 def test_processes_are_limited_and_reaped(grade_cells, options: Options) -> None:  # type: ignore[no-untyped-def]
     if not detect_isolation(options.isolation).cgroup_root:
         pytest.skip("no writable pids cgroup on this machine: the process limit is not enforced (see docs/SECURITY.md)")
