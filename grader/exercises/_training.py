@@ -26,12 +26,15 @@ from ..checks import Check, as_array, check_type, describe, failed
 from ..probe import fashion, take
 from ..values import Missing, Raised
 
-__all__ = ["FASHION_CHANCE", "REPORT_TOLERANCE", "TRAIN_SIZE", "hidden_subset", "hidden_permutation",
+__all__ = ["FASHION_CHANCE", "REPORT_TOLERANCE", "TRAIN_SIZE", "LOADING_TRAINED", "hidden_subset", "hidden_permutation",
            "hidden_fashion_steps", "check_reported", "check_model", "flat_images", "missing_or_raised"]
 
 FASHION_CHANCE = 0.1
 REPORT_TOLERANCE = 0.02
 TRAIN_SIZE = 60_000
+# Ways to bring in weights trained elsewhere instead of training them in the graded functions.
+LOADING_TRAINED = ("torch.load", "torch.hub", "torch.jit.load", "pickle", "joblib", "sklearn", "requests", "urllib",
+                   "safetensors")
 
 
 def hidden_subset(rng: np.random.Generator, size: int) -> np.ndarray:

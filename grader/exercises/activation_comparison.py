@@ -29,7 +29,7 @@ from ..models import KERNEL_LOGITS, evaluate
 from ..probe import Steps, array, call, glob, logits, ref, take
 from ..spec import Exercise, Forbidden
 from ..values import FigureValue, Missing
-from ._training import check_model, check_reported, missing_or_raised
+from ._training import LOADING_TRAINED, check_model, check_reported, missing_or_raised
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 BUDGET = {"epochs": 60, "lr": 0.05}
@@ -38,14 +38,13 @@ CHANCE = 0.5
 # Three networks that differ only in their initial weights differ by up to about two
 # points of mean held-out accuracy here: a smaller gap is no evidence of a lag.
 NO_LAG = 0.02
-NOT_TRAINING = ("torch.load", "torch.hub", "pickle", "joblib", "sklearn", "requests", "urllib")
 
 EXERCISE = Exercise(
     "activation_comparison", section="5.1", title="ReLU, sigmoid and tanh on two moons",
     names=("make_model", "train_classifier"),
     summary="held-out accuracy per activation on hidden two-moons data trained through the student's functions, "
             "sigmoid's lag, one learning curve per activation, reported accuracies",
-    forbidden=[Forbidden(NOT_TRAINING, functions=("make_model", "train_classifier"))],
+    forbidden=[Forbidden(LOADING_TRAINED, functions=("make_model", "train_classifier"))],
     limits={"probe_timeout": 120},
     budget=BUDGET,
 )

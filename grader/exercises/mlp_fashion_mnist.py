@@ -23,11 +23,9 @@ from ..models import KERNEL_LOGITS, Evaluation, evaluate, logits_accuracy
 from ..probe import Steps, call, fashion, glob, logits, ref
 from ..spec import Exercise, Forbidden
 from ..values import ArrayValue, Missing, Raised
-from ._training import (FASHION_CHANCE, check_model, check_reported, flat_images, hidden_fashion_steps,
-                        missing_or_raised)
+from ._training import (FASHION_CHANCE, LOADING_TRAINED, check_model, check_reported, flat_images,
+                        hidden_fashion_steps, missing_or_raised)
 
-NOT_TRAINING = ("torch.load", "torch.hub", "torch.jit.load", "pickle", "joblib", "sklearn", "requests",
-                "urllib", "safetensors")
 BUDGET = {"epochs": 2, "subset": 60000}
 METRIC = "test_accuracy"
 CROSS_CHECK = 0.005
@@ -37,7 +35,7 @@ EXERCISE = Exercise(
     names=("build_mlp", "train_mlp"),
     summary="test accuracy of the MLP built and trained by the student's functions on hidden relabelled data, "
             "per-epoch curve, vs the reference band; reported accuracy; no loading of trained weights",
-    forbidden=[Forbidden(NOT_TRAINING, functions=("build_mlp", "train_mlp"))],
+    forbidden=[Forbidden(LOADING_TRAINED, functions=("build_mlp", "train_mlp"))],
     limits={"probe_timeout": 180},
     budget=BUDGET,
 )

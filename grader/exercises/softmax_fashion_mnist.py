@@ -22,14 +22,14 @@ from ..models import REBUILT, accuracy, linear_forward
 from ..probe import Steps, call, glob, ref
 from ..spec import Exercise, Forbidden
 from ..values import ArrayValue, Missing
-from ._training import FASHION_CHANCE, check_reported, flat_images, hidden_fashion_steps, missing_or_raised
+from ._training import FASHION_CHANCE, LOADING_TRAINED, check_reported, flat_images, hidden_fashion_steps, missing_or_raised
 
 NOT_FROM_SCRATCH = (
     "torch.nn.Linear", "torch.nn.LazyLinear", "torch.nn.CrossEntropyLoss", "torch.nn.NLLLoss",
     "torch.nn.Softmax", "torch.nn.LogSoftmax", "torch.nn.functional.cross_entropy",
     "torch.nn.functional.nll_loss", "torch.nn.functional.softmax", "torch.nn.functional.log_softmax",
     "torch.softmax", "torch.log_softmax", "torch.special.softmax", "torch.special.log_softmax",
-    ".softmax", ".log_softmax", "torch.optim",
+    ".softmax", ".log_softmax", "torch.optim", *LOADING_TRAINED,
 )
 BUDGET = {"epochs": 1, "subset": 60000}
 METRIC = "test_accuracy"

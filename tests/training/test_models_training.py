@@ -1,4 +1,5 @@
-"""The additions to grader/models.py, probe.py and checks.py made for trained-model exercises."""
+"""The additions to grader/models.py, probe.py and checks.py made for trained-model exercises,
+and the rules every training exercise shares."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import pytest
 import torch
 from torch import nn
 
-from grader.checks import Check, all_of, figure_lines, fraction_passed
+from grader.checks import Check, all_of, figure_lines, fraction_passed, not_allowed
 from grader.execute import RawAnswer
+from grader.load import Cell
 from grader.models import (KERNEL_LOGITS, REBUILT, evaluate, layer_classes, linear_forward, logits_accuracy)
 from grader.probe import Steps, array, build_request, fashion, read_answer, take
+from grader.registry import get_exercise
 from grader.runtime import load_namespace
+from grader.static import analyse, uses_in
 from grader.values import ArrayValue, ModuleValue, decode
 
 RUNTIME = load_namespace()
@@ -166,3 +170,16 @@ def test_check_model_hints_at_a_missing_return() -> None:
         "`train_mlp(m, X, y)` returned None: the function must return the trained model")
     assert not check_model("train_mlp(m, X, y)", 3).passed
     assert check_model("train_mlp(m, X, y)", as_value(nn.Linear(1, 1))).passed
+
+
+@pytest.mark.parametrize("exercise_id, function", [("softmax_fashion_mnist", "train_softmax"),
+                                                   ("mlp_fashion_mnist", "train_mlp"),
+                                                   ("activation_comparison", "train_classifier")])
+def test_loading_trained_weights_is_forbidden_in_every_training_exercise(exercise_id: str, function: str) -> None:
+    source = (f"import torch, safetensors.torch\ndef restore(path):\n    return safetensors.torch.load_file(path)\n"
+              f"def {function}(*args, **kwargs):\n    state = torch.load('weights.pt')\n    return restore('w.st')")
+    codes = analyse([Cell(index=0, kind="code", source=source)])
+    (rule,) = get_exercise(exercise_id).forbidden
+    check = not_allowed(uses_in(codes, roots=rule.functions), rule.rules)
+    assert not check.passed
+    assert "torch.load" in check.message and "safetensors.torch.load_file" in check.message
