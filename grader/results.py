@@ -78,6 +78,13 @@ class Edit:
     kind: str
     original: str
 
+    @property
+    def note(self) -> str:
+        """The line and why it was not run, for the reports."""
+        why = {"install": "nothing is installed while grading; the grader's environment has the course's packages",
+               "matplotlib magic": "figures are drawn headless while grading, and the grader reads them"}
+        return f"cell {self.cell + 1}, line {self.line}: {self.original} (not run: {why.get(self.kind, self.kind)})"
+
 
 @dataclass
 class ExecutionSummary:

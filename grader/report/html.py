@@ -181,8 +181,7 @@ def _execution(run: ExecutionSummary) -> str:
     lines = [f"<p><strong>{_e(Path(run.source_file).name or 'notebook')}</strong> ran in {run.seconds:.1f} s: "
              f"{_e(outcome)}{' (' + _e(run.message) + ')' if run.message else ''}</p><ul>"]
     for edit in run.edits:
-        lines.append(f"<li>not run while grading: cell {edit.cell + 1}, line {edit.line}: <code>{_e(edit.original)}"
-                     "</code></li>")
+        lines.append(f"<li>{_e(edit.note)}</li>")
     for cell in run.cells:
         if cell.status not in ("ok", "not_run"):
             lines.append(f"<li>cell {cell.index + 1}: {_e(cell.ename)}: {_e(cell.evalue.splitlines()[0] if cell.evalue else '')}</li>")

@@ -48,7 +48,7 @@ def _execution(console: Console, run: ExecutionSummary, many: bool) -> None:
     console.print(f"[bold]{escape(head)}[/] in {run.seconds:.1f} s: {outcome}"
                   + (f" ({escape(run.message)})" if run.message else ""))
     for edit in run.edits:
-        console.print(f"  not run while grading: cell {edit.cell + 1}, line {edit.line}: {escape(edit.original)}")
+        console.print(f"  {escape(edit.note)}")
     for cell in run.cells:
         if cell.status not in ("ok", "not_run"):
             console.print(f"  cell {cell.index + 1}: {escape(cell.ename)}: {escape(cell.evalue.splitlines()[0] if cell.evalue else '')}")
