@@ -79,15 +79,24 @@ def _try(cmd: list[str]) -> bool:
 
 
 def _cgroup_root(roots: Sequence[Path], limit_file: str) -> str:
-    """A ``d2l-grade`` folder in the first cgroup hierarchy of ``roots`` whose cgroups
-    have ``limit_file``, under which each kernel gets a cgroup of its own."""
+    """A ``d2l-grade`` folder in the first cgroup hierarchy of ``roots`` whose child
+    cgroups have ``limit_file``, under which each kernel gets a cgroup of its own."""
+    controller = limit_file.split(".")[0]
     for root in roots:
+        if not (root / "cgroup.procs").exists():
+            continue  # not a cgroup (on cgroup v1, /sys/fs/cgroup itself is a plain tmpfs)
         base = root / "d2l-grade"
+        probe = base / f"probe-{os.getpid()}"
         try:
             base.mkdir(exist_ok=True)
+            if (base / "cgroup.subtree_control").exists():  # v2: children get a controller only if asked
+                (base / "cgroup.subtree_control").write_text(f"+{controller}")
+            probe.mkdir(exist_ok=True)
+            usable = (probe / limit_file).exists()
+            probe.rmdir()
         except OSError:
             continue
-        if (base / limit_file).exists():
+        if usable:
             return str(base)
     return ""
 
@@ -176,7 +185,7 @@ def _empty_cgroup(cgroup: Path) -> None:
         try:
             pids = [int(p) for p in procs.read_text().split()]
         except OSError:
-            return
+            break  # gone already, or never a cgroup
         if not pids:
             break
         for pid in pids:
@@ -191,16 +200,19 @@ def _empty_cgroup(cgroup: Path) -> None:
 
 
 def _make_cgroup(root: str, name: str, limits: dict[str, int]) -> str:
-    """The cgroup ``root/name`` with each of ``limits`` its hierarchy has; "" if it cannot be made."""
+    """The cgroup ``root/name`` with each of ``limits`` its hierarchy has (one at least);
+    "" if it cannot be made."""
     if not root:
         return ""
     cgroup = Path(root) / name
     existed = cgroup.exists()  # on cgroup v2 one cgroup carries both the pids and the memory limit
     try:
         cgroup.mkdir(exist_ok=True)
-        for limit_file, value in limits.items():
-            if (cgroup / limit_file).exists():
-                (cgroup / limit_file).write_text(str(value))
+        present = [f for f in limits if (cgroup / f).exists()]
+        if not present:
+            raise OSError(f"{cgroup} has none of {sorted(limits)}")
+        for limit_file in present:
+            (cgroup / limit_file).write_text(str(limits[limit_file]))
     except OSError:
         if not existed:
             _empty_cgroup(cgroup)

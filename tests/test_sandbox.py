@@ -1,4 +1,5 @@
-"""Run folders left by a grader that was killed are swept by the next one."""
+"""Run folders left by a grader that was killed are swept by the next one; cgroups are
+made only where their limits can be written, and memory kills are counted."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader import sandbox
+from grader.config import Options
 
 
 def _run_folder(parent: Path, name: str, owner: int | None) -> Path:
@@ -33,3 +35,31 @@ def test_stale_runs_are_removed_and_live_ones_kept(tmp_path: Path, monkeypatch: 
     other = _run_folder(tmp_path, "later", gone.pid)
     sandbox.sweep_stale_runs(())   # once per process
     assert other.exists()
+
+
+def test_a_cgroup_without_its_limit_files_is_not_used(tmp_path: Path) -> None:
+    limits = {"memory.limit_in_bytes": 5, "memory.memsw.limit_in_bytes": 5}
+    assert sandbox._make_cgroup(str(tmp_path), "run", limits) == ""   # a plain folder: no limit files
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "memory.limit_in_bytes").write_text("max")   # what a v1 memory cgroup shows
+    assert sandbox._make_cgroup(str(tmp_path), "v1", limits) == str(tmp_path / "v1")
+    assert (tmp_path / "v1" / "memory.limit_in_bytes").read_text() == "5"
+    assert not (tmp_path / "v1" / "memory.memsw.limit_in_bytes").exists()   # no swap accounting there
+    assert sandbox._cgroup_root([tmp_path], "memory.max") == ""   # not a cgroup hierarchy
+    (tmp_path / "cgroup.procs").write_text("")
+    assert sandbox._cgroup_root([tmp_path], "memory.max") == ""   # children would not get the limit
+    assert [p.name for p in (tmp_path / "d2l-grade").iterdir()] == []   # its probe is gone
+
+
+@pytest.mark.parametrize("file, text", [("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"),
+                                        ("memory.events", "low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\n")])
+def test_memory_kills_are_read_from_v1_and_v2(tmp_path: Path, file: str, text: str) -> None:
+    box = sandbox.Sandbox(Options(), sandbox.Isolation())
+    try:
+        assert box.memory_kills() == 0   # no memory cgroup
+        box.memory_cgroup = str(tmp_path)
+        (tmp_path / file).write_text(text)
+        assert box.memory_kills() == 2
+    finally:
+        box.cleanup()
