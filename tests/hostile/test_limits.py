@@ -45,7 +45,7 @@ def test_memory_limit_counts_the_kernels_children_together(grade_cells, options:
         pytest.skip("no writable memory cgroup on this machine: the limit is per process only (see docs/SECURITY.md)")
     # Each child stays under the per-process limit (1 GiB); together they do not.
     children = ("import multiprocessing, time\n"
-                "def hold():\n    blob = b'x' * (800 * 2**20)\n    time.sleep(20)\n"
+                "def hold():\n    blob = b'x' * (800 * 2**20)\n    time.sleep(5)\n"
                 "kids = [multiprocessing.Process(target=hold) for _ in range(2)]\n"
                 "for kid in kids:\n    kid.start()\n"
                 "for kid in kids:\n    kid.join(60)\n"
