@@ -163,6 +163,7 @@ class Kernel:
         status, _, message = await self.request(boot_code(config), timeout=max(120.0, self.options.startup_timeout))
         if status != "ok":
             raise RuntimeError(f"the grader's runtime did not start in the kernel: {message}")
+        self.sandbox.confirm_cgroups()
         self.startup_seconds = time.monotonic() - t0
 
     async def alive(self) -> bool:
@@ -403,7 +404,7 @@ async def run_notebook(prepared: Prepared, calls: Sequence[KernelCall], options:
                 for call in calls:
                     run.answers[call.key] = RawAnswer("not_run", None, run.summary.message)
                 return run
-        run.summary.isolation = kernel.isolation.describe(options)
+        run.summary.isolation = kernel.sandbox.describe()
         kernel.client.nb = prepared.nb
         kernel.client.deadline = time.monotonic() + options.total_timeout
         status, _, message = await kernel.request(

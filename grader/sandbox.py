@@ -339,6 +339,28 @@ class Sandbox:
             return ""
         return str(runs)
 
+    def confirm_cgroups(self) -> None:
+        """Once the kernel runs: forget a cgroup it did not manage to join, so the report
+        never claims a limit that does not hold."""
+        for attr in ("cgroup", "memory_cgroup"):
+            path = getattr(self, attr)
+            try:
+                joined = bool(path) and bool((Path(path) / "cgroup.procs").read_text().split())
+            except OSError:
+                joined = False
+            if path and not joined:
+                _empty_cgroup(Path(path))
+                setattr(self, attr, "")
+
+    def describe(self) -> dict[str, Any]:
+        """What confines this run's kernel, as plain data for the report."""
+        found = self.isolation.describe(self.options)
+        if not self.cgroup:
+            found["process_limit"] = None
+        if not self.memory_cgroup:
+            found["memory_scope"] = "each process (RLIMIT_DATA)"
+        return found
+
     @property
     def cgroups(self) -> list[str]:
         return list(dict.fromkeys(c for c in (self.cgroup, self.memory_cgroup) if c))

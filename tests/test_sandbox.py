@@ -63,3 +63,21 @@ def test_memory_kills_are_read_from_v1_and_v2(tmp_path: Path, file: str, text: s
         assert box.memory_kills() == 2
     finally:
         box.cleanup()
+
+
+def test_a_cgroup_the_kernel_did_not_join_is_dropped_from_the_report(tmp_path: Path) -> None:
+    box = sandbox.Sandbox(Options(), sandbox.Isolation(cgroup_root="/unused", memory_root="/unused"))
+    try:
+        joined, empty = tmp_path / "joined", tmp_path / "empty"
+        for cgroup, procs in ((joined, "4242\n"), (empty, "")):
+            cgroup.mkdir()
+            (cgroup / "cgroup.procs").write_text(procs)
+        box.cgroup, box.memory_cgroup = str(joined), str(empty)
+        box.confirm_cgroups()
+        assert (box.cgroup, box.memory_cgroup) == (str(joined), "")
+        report = box.describe()
+        assert report["process_limit"] == Options().max_processes
+        assert report["memory_scope"] == "each process (RLIMIT_DATA)"
+    finally:
+        box.cgroup = box.memory_cgroup = ""
+        box.cleanup()
