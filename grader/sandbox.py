@@ -367,9 +367,11 @@ class Sandbox:
 
     def memory_kills(self) -> int:
         """Processes of the kernel's cgroup killed so far for going over its memory limit."""
+        if not self.memory_cgroup:
+            return 0
         for name in ("memory.events", "memory.oom_control"):  # v2, v1
             try:
-                text = (Path(self.memory_cgroup) / name).read_text() if self.memory_cgroup else ""
+                text = (Path(self.memory_cgroup) / name).read_text()
             except OSError:
                 continue
             found = re.search(r"^oom_kill (\d+)$", text, re.M)
