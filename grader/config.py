@@ -41,7 +41,10 @@ class Options:
     total_timeout: float = option(1200.0, unit="s", help="Longest time the whole notebook may run, probes included.")
     probe_timeout: float = option(120.0, unit="s", help="Longest time one probe (a call of a student's function) may run.")
     startup_timeout: float = option(60.0, unit="s", help="Longest time to wait for a kernel to start.")
-    memory_limit: int = option(4 * GiB, unit="bytes", help="Memory each process of the student's kernel may allocate (data segment, anonymous mappings); with a memory cgroup, the kernel and its children together get this plus disk_limit.")
+    memory_limit: int = option(4 * GiB, unit="bytes",
+                               help="Memory each process of the student's kernel may allocate (data segment, "
+                                    "anonymous mappings); with a memory cgroup, the kernel and its children "
+                                    "together get this plus disk_limit.")
     max_processes: int = option(256, help="Processes and threads the kernel may have at once (needs cgroups).")
     disk_limit: int = option(2 * GiB, unit="bytes", help="Size of the kernel's private working directory (tmpfs).")
     output_limit: int = option(200_000, unit="bytes", help="Output kept per cell; the rest is dropped and marked.")

@@ -22,7 +22,8 @@ from ..models import REBUILT, accuracy, linear_forward
 from ..probe import Steps, call, glob, ref
 from ..spec import Exercise, Forbidden
 from ..values import ArrayValue, Missing
-from ._training import FASHION_CHANCE, LOADING_TRAINED, check_reported, flat_images, hidden_fashion_steps, missing_or_raised
+from ._training import (FASHION_CHANCE, LOADING_TRAINED, check_reported, flat_images, hidden_fashion_steps,
+                        missing_or_raised)
 
 NOT_FROM_SCRATCH = (
     "torch.nn.Linear", "torch.nn.LazyLinear", "torch.nn.CrossEntropyLoss", "torch.nn.NLLLoss",
