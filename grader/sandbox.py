@@ -12,9 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +27,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.session import Session
 from platformdirs import user_cache_dir, user_config_dir
 
+from . import cgroups
 from .config import Options
 from .errors import SandboxUnavailableError
 
@@ -36,9 +35,6 @@ __all__ = ["Isolation", "detect_isolation", "Sandbox", "SandboxKernelManager", "
 
 JAIL = str(Path(__file__).with_name("jail.py"))
 UNSHARE_FLAGS = ["-n", "-m", "-p", "--fork", "--kill-child", "--mount-proc"]
-CGROUP_V2 = Path("/sys/fs/cgroup")
-CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), CGROUP_V2)
-MEMORY_V1 = Path("/sys/fs/cgroup/memory")
 PASS_ENV = ("PATH", "LD_LIBRARY_PATH", "SYSTEMROOT")
 
 
@@ -78,50 +74,6 @@ def _try(cmd: list[str]) -> bool:
         return False
 
 
-def _cgroup_root(roots: Sequence[Path], limit_file: str) -> str:
-    """A ``d2l-grade`` folder in the first cgroup hierarchy of ``roots`` whose child
-    cgroups have ``limit_file``, under which each kernel gets a cgroup of its own."""
-    controller = limit_file.split(".")[0]
-    for root in roots:
-        if not (root / "cgroup.procs").exists():
-            continue  # not a cgroup (on cgroup v1, /sys/fs/cgroup itself is a plain tmpfs)
-        base = root / "d2l-grade"
-        probe = base / f"probe-{os.getpid()}"
-        try:
-            base.mkdir(exist_ok=True)
-            if (base / "cgroup.subtree_control").exists():  # v2: children get a controller only if asked
-                (base / "cgroup.subtree_control").write_text(f"+{controller}")
-            probe.mkdir(exist_ok=True)
-            usable = (probe / limit_file).exists()
-            probe.rmdir()
-        except OSError:
-            continue
-        if usable:
-            return str(base)
-    return ""
-
-
-def _own_memory_cgroup() -> list[Path]:
-    """This process's cgroup in a v1 memory hierarchy: kernels' cgroups made under it stay
-    inside whatever limit the grader itself runs under."""
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):
-            return [MEMORY_V1 / path.lstrip("/")]
-    return []
-
-
-def _memory_root() -> str:
-    """Where each kernel gets a memory cgroup: v1 under our own, else v2 (needs the memory
-    controller enabled for the children of /sys/fs/cgroup)."""
-    return (_cgroup_root(_own_memory_cgroup(), "memory.limit_in_bytes")
-            or _cgroup_root([CGROUP_V2], "memory.max"))
-
-
 @functools.cache
 def detect_isolation(mode: str) -> Isolation:
     """The strongest confinement available; ``mode`` is the ``isolation`` option."""
@@ -135,8 +87,8 @@ def detect_isolation(mode: str) -> Isolation:
                 cmd = [unshare, *extra, *UNSHARE_FLAGS]
                 if _try([*cmd, "--", "true"]):
                     found = Isolation(unshare=tuple(cmd)) if extra else Isolation(
-                        unshare=tuple(cmd), cgroup_root=_cgroup_root(CGROUP_ROOTS, "pids.max"),
-                        memory_root=_memory_root())
+                        unshare=tuple(cmd), cgroup_root=cgroups.pids_root(),
+                        memory_root=cgroups.memory_root())
                     break
     if mode == "strict" and not found.namespaces:
         raise SandboxUnavailableError(
@@ -178,48 +130,6 @@ OWNER_FILE = "grader.pid"
 _swept = False
 
 
-def _empty_cgroup(cgroup: Path) -> None:
-    """SIGKILL every process of ``cgroup`` until none is left, then remove it."""
-    procs = cgroup / "cgroup.procs"
-    for _ in range(50):
-        try:
-            pids = [int(p) for p in procs.read_text().split()]
-        except OSError:
-            break  # gone already, or never a cgroup
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-    try:
-        os.rmdir(cgroup)
-    except OSError:
-        pass
-
-
-def _make_cgroup(root: str, name: str, limits: dict[str, int]) -> str:
-    """The cgroup ``root/name`` with each of ``limits`` its hierarchy has (one at least);
-    "" if it cannot be made."""
-    if not root:
-        return ""
-    cgroup = Path(root) / name
-    existed = cgroup.exists()  # on cgroup v2 one cgroup carries both the pids and the memory limit
-    try:
-        cgroup.mkdir(exist_ok=True)
-        present = [f for f in limits if (cgroup / f).exists()]
-        if not present:
-            raise OSError(f"{cgroup} has none of {sorted(limits)}")
-        for limit_file in present:
-            (cgroup / limit_file).write_text(str(limits[limit_file]))
-    except OSError:
-        if not existed:
-            _empty_cgroup(cgroup)
-        return ""
-    return str(cgroup)
-
-
 def _owner_alive(root: Path) -> bool:
     try:
         os.kill(int((root / OWNER_FILE).read_text()), 0)
@@ -240,14 +150,14 @@ def sweep_stale_runs(cgroup_roots: Sequence[str]) -> None:
         try:
             if root.is_dir() and not _owner_alive(root):
                 for cgroup_root in cgroup_roots:
-                    _empty_cgroup(Path(cgroup_root) / root.name)
+                    cgroups.empty(Path(cgroup_root) / root.name)
                 shutil.rmtree(root, ignore_errors=True)
         except OSError:
             continue
     for cgroup_root in cgroup_roots:
         for cgroup in Path(cgroup_root).glob(RUN_PREFIX + "*"):
             if not (Path(tempfile.gettempdir()) / cgroup.name).exists():
-                _empty_cgroup(cgroup)
+                cgroups.empty(cgroup)
 
 
 @dataclass
@@ -270,8 +180,8 @@ class Sandbox:
         o = self.options
         # Files in the private tmpfs are charged to the cgroup as memory, hence the disk limit on top.
         memory = o.memory_limit + o.disk_limit
-        self.cgroup = _make_cgroup(self.isolation.cgroup_root, self.root.name, {"pids.max": o.max_processes})
-        self.memory_cgroup = _make_cgroup(self.isolation.memory_root, self.root.name, {
+        self.cgroup = cgroups.make(self.isolation.cgroup_root, self.root.name, {"pids.max": o.max_processes})
+        self.memory_cgroup = cgroups.make(self.isolation.memory_root, self.root.name, {
             "memory.max": memory, "memory.swap.max": 0,  # v2
             "memory.limit_in_bytes": memory, "memory.memsw.limit_in_bytes": memory})  # v1, in this order
 
@@ -349,7 +259,7 @@ class Sandbox:
             except OSError:
                 joined = False
             if path and not joined:
-                _empty_cgroup(Path(path))
+                cgroups.empty(Path(path))
                 setattr(self, attr, "")
 
     def describe(self) -> dict[str, Any]:
@@ -367,22 +277,12 @@ class Sandbox:
 
     def memory_kills(self) -> int:
         """Processes of the kernel's cgroup killed so far for going over its memory limit."""
-        if not self.memory_cgroup:
-            return 0
-        for name in ("memory.events", "memory.oom_control"):  # v2, v1
-            try:
-                text = (Path(self.memory_cgroup) / name).read_text()
-            except OSError:
-                continue
-            found = re.search(r"^oom_kill (\d+)$", text, re.M)
-            if found:
-                return int(found.group(1))
-        return 0
+        return cgroups.oom_kills(self.memory_cgroup)
 
     def kill_stragglers(self) -> None:
         """Kill whatever is left in the run's cgroups (a fork bomb's children)."""
         for cgroup in self.cgroups:
-            _empty_cgroup(Path(cgroup))
+            cgroups.empty(Path(cgroup))
 
     def cleanup(self) -> None:
         """Remove every trace of the run."""

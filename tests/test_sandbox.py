@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox
+from grader import cgroups, sandbox
 from grader.config import Options
 
 
@@ -39,16 +39,16 @@ def test_stale_runs_are_removed_and_live_ones_kept(tmp_path: Path, monkeypatch: 
 
 def test_a_cgroup_without_its_limit_files_is_not_used(tmp_path: Path) -> None:
     limits = {"memory.limit_in_bytes": 5, "memory.memsw.limit_in_bytes": 5}
-    assert sandbox._make_cgroup(str(tmp_path), "run", limits) == ""   # a plain folder: no limit files
+    assert cgroups.make(str(tmp_path), "run", limits) == ""   # a plain folder: no limit files
     assert not (tmp_path / "run").exists()
     (tmp_path / "v1").mkdir()
     (tmp_path / "v1" / "memory.limit_in_bytes").write_text("max")   # what a v1 memory cgroup shows
-    assert sandbox._make_cgroup(str(tmp_path), "v1", limits) == str(tmp_path / "v1")
+    assert cgroups.make(str(tmp_path), "v1", limits) == str(tmp_path / "v1")
     assert (tmp_path / "v1" / "memory.limit_in_bytes").read_text() == "5"
     assert not (tmp_path / "v1" / "memory.memsw.limit_in_bytes").exists()   # no swap accounting there
-    assert sandbox._cgroup_root([tmp_path], "memory.max") == ""   # not a cgroup hierarchy
+    assert cgroups.find_root([tmp_path], "memory.max") == ""   # not a cgroup hierarchy
     (tmp_path / "cgroup.procs").write_text("")
-    assert sandbox._cgroup_root([tmp_path], "memory.max") == ""   # children would not get the limit
+    assert cgroups.find_root([tmp_path], "memory.max") == ""   # children would not get the limit
     assert [p.name for p in (tmp_path / "d2l-grade").iterdir()] == []   # its probe is gone
 
 
