@@ -9,9 +9,11 @@ could do, so a machine without writable cgroups simply gets no cgroup limits.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import signal
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -71,25 +73,33 @@ def memory_root() -> str:
             or find_root([CGROUP_V2], "memory.max"))
 
 
-def empty(cgroup: Path) -> None:
-    """SIGKILL every process of ``cgroup`` until none is left, then remove it."""
+def empty(cgroup: Path, wait: float = 2.0) -> None:
+    """SIGKILL every process of ``cgroup`` until none is left, then remove it. Killed
+    processes leave the cgroup only once they have exited, so this waits up to ``wait``
+    seconds (a cgroup still busy then is removed by the next grader's sweep)."""
     procs = cgroup / "cgroup.procs"
-    for _ in range(50):
+    deadline = time.monotonic() + wait
+    while True:
         try:
             pids = [int(p) for p in procs.read_text().split()]
         except OSError:
-            break  # gone already, or never a cgroup
-        if not pids:
-            break
+            pids = []  # gone already, or never a cgroup
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-    try:
-        os.rmdir(cgroup)
-    except OSError:
-        pass
+        if not pids:
+            try:
+                os.rmdir(cgroup)
+                return
+            except OSError as exc:
+                if exc.errno != errno.EBUSY:
+                    return  # gone already, or not a cgroup
+                # EBUSY: the last processes are still exiting
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
 
 
 def make(root: str, name: str, limits: dict[str, int]) -> str:
