@@ -271,15 +271,16 @@ def check_array_equal(name: str, expected: Any, value: Any) -> Check:
                   _mismatch_report(exp, got, np.asarray(bad)))
 
 
-def check_returns(name: str, outcome: Any, kind: str | Sequence[str] | None = None) -> Check:
-    """A call returned normally, and when ``kind`` is given, returned one of those kinds."""
+def check_returns(name: str, outcome: Any, kind: str | Sequence[str] | None = None, *, call: str = "") -> Check:
+    """A call of function ``name`` returned normally and, when ``kind`` is given, returned
+    one of those kinds (named ``call``, e.g. with its arguments, in that message)."""
     if isinstance(outcome, Missing):
         return failed(outcome.reason)
     if isinstance(outcome, Raised):
         hint = " (the exercise is not done yet)" if outcome.type == "NotImplementedError" else ""
         return failed(f"`{name}` raised {outcome.type}{hint}", str(outcome))
     if kind is not None:
-        return check_type(name, kind, outcome)
+        return check_type(call or name, kind, outcome)
     return passed(f"`{name}` returned")
 
 

@@ -27,7 +27,8 @@ from ..probe import fashion, take
 from ..values import Missing, Raised
 
 __all__ = ["FASHION_CHANCE", "REPORT_TOLERANCE", "TRAIN_SIZE", "LOADING_TRAINED", "hidden_subset",
-           "hidden_permutation", "hidden_fashion_steps", "check_reported", "check_model", "flat_images", "missing_or_raised"]
+           "hidden_permutation", "hidden_fashion_steps", "check_reported", "check_model", "flat_images",
+           "missing_or_raised"]
 
 FASHION_CHANCE = 0.1
 REPORT_TOLERANCE = 0.02

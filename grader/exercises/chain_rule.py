@@ -82,7 +82,7 @@ def hidden_autograd(rng: np.random.Generator) -> Calls:
 def check_values(function: str, reference: object, x: np.ndarray, outcome: object) -> Check:
     """One call: a tensor of x's shape and dtype equal to reference(x)."""
     name = f"{function}(x of shape {x.shape}, {x.dtype})"
-    returned = check_returns(name, outcome, kind="tensor")
+    returned = check_returns(function, outcome, kind="tensor", call=name)
     if not returned.passed:
         return returned
     dtype = str(x.dtype)

@@ -62,7 +62,7 @@ def hidden_calls(rng: np.random.Generator) -> Calls:
 def check_grad(a: np.ndarray, outcome: object) -> Check:
     """One call: a tensor of a's shape, every entry the factor of f."""
     name = f"grad_f(a of shape {a.shape})"
-    returned = check_returns(name, outcome, kind="tensor")
+    returned = check_returns("grad_f", outcome, kind="tensor", call=name)
     if not returned.passed:
         return returned
     factor = expected_factor(a)

@@ -65,7 +65,7 @@ def hidden_calls(rng: np.random.Generator) -> Calls:
 def check_norm(x: np.ndarray, outcome: object) -> Check:
     """One call: a 0-d tensor of the right dtype equal to the norm."""
     name = f"frobenius_norm(X of shape {x.shape}, {x.dtype})"
-    returned = check_returns(name, outcome, kind="tensor")
+    returned = check_returns("frobenius_norm", outcome, kind="tensor", call=name)
     if not returned.passed:
         return returned
     if outcome.shape != ():  # type: ignore[attr-defined]

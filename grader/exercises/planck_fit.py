@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import (Check, all_of, check_defined, check_dtype, check_returns, check_scalar, check_type, failed,
+from ..checks import (Check, all_of, check_defined, check_dtype, check_returns, check_scalar, failed,
                       fraction_passed, passed)
 from ..probe import Args, CallResults, Calls
 from ..spec import Exercise, Forbidden, UnitContext
@@ -102,12 +102,9 @@ def hidden_fits(rng: np.random.Generator) -> Calls:
 def check_planck(where: str, lam: np.ndarray, t: object, outcome: object) -> Check:
     """One call of planck: a tensor of the broadcast shape and the input's dtype, with exact values."""
     name = f"planck({where})"
-    returned = check_returns("planck", outcome)
+    returned = check_returns("planck", outcome, kind="tensor", call=name)
     if not returned.passed:
         return returned
-    kind = check_type(name, "tensor", outcome)
-    if not kind.passed:
-        return kind
     dtype = "float32" if np.asarray(lam).dtype == np.float32 else "float64"
     want = radiance(lam, t)
     got = outcome.array  # type: ignore[attr-defined]
@@ -144,12 +141,9 @@ def _planck_checks(results: object) -> list[Check]:
 def check_fit(where: str, temperature: float, outcome: object) -> Check:
     """One fit: a number within 1 % of the temperature."""
     name = f"fit_temperature({where})"
-    returned = check_returns("fit_temperature", outcome)
+    returned = check_returns("fit_temperature", outcome, kind="float", call=name)
     if not returned.passed:
         return returned
-    kind = check_type(name, "float", outcome)
-    if not kind.passed:
-        return kind
     return check_scalar(name, temperature, outcome, rtol=FIT_RTOL, atol=0)
 
 
