@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .config import load_options, option_fields
-from .errors import GraderError, InputError
+from grader.config import load_options, option_fields
+from grader.errors import GraderError, InputError
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
@@ -65,10 +65,10 @@ def _grade_parser() -> argparse.ArgumentParser:
 
 def _run_grade(argv: Sequence[str]) -> int:
     args = _grade_parser().parse_args(argv)
-    from .pipeline import grade
-    from .report.gradescope import to_gradescope
-    from .report.junit import to_junit
-    from .report.terminal import print_report
+    from grader.pipeline import grade
+    from grader.report.gradescope import to_gradescope
+    from grader.report.junit import to_junit
+    from grader.report.terminal import print_report
 
     options = _options(args)
     if args.html:
@@ -96,8 +96,8 @@ def _run_grade(argv: Sequence[str]) -> int:
     if args.junit:
         Path(args.junit).write_text(to_junit(results), encoding="utf-8")
     if args.html:
-        from .reference import reference_figures
-        from .report.html import write_html
+        from grader.course.reference import reference_figures
+        from grader.report.html import write_html
         references = reference_figures({u.id for r in results for u in r.units}, options=options)
         write_html(results, Path(args.html), references=references)
     if bad_input:
@@ -115,7 +115,7 @@ def _cmd_list(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="grade list", description="List the exercises and homeworks.")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    from .registry import exercises, homeworks
+    from grader.registry import exercises, homeworks
 
     rows = [{"id": e.id, "kind": "exercise", "chapter": e.section, "title": e.title, "points": e.points,
              "graded": e.summary} for e in exercises().values()]
@@ -141,7 +141,7 @@ def _cmd_validate(argv: Sequence[str]) -> int:
     p.add_argument("--workers", type=int, default=0, help="notebooks graded at once (default: cores)")
     _add_option_flags(p)
     args = p.parse_args(argv)
-    from .validate import validate
+    from grader.course.validate import validate
 
     rows = validate(args.ids, _options(args), args.workers)
     for row in rows:
@@ -158,8 +158,8 @@ def _cmd_assign(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="grade assign", description="Write stubs in exercises/ from solutions/.")
     p.add_argument("--check", action="store_true", help="only report stale stubs (exit 1 if any)")
     args = p.parse_args(argv)
-    from .assign import assign_all, stale_stubs
-    from .validate import material_dirs
+    from grader.course.assign import assign_all, stale_stubs
+    from grader.course.validate import material_dirs
 
     solutions, stubs = material_dirs()
     if args.check:
@@ -180,7 +180,7 @@ def _cmd_data(argv: Sequence[str]) -> int:
     imp.add_argument("mirror", metavar="DIR")
     sub.add_parser("fetch", help="download the datasets from their home URLs, verifying checksums")
     args = p.parse_args(argv)
-    from . import datastore
+    from grader import datastore
 
     root = load_options().data_path
     if args.action == "status":
@@ -213,7 +213,8 @@ def _cmd_calibrate(argv: Sequence[str]) -> int:
     p.add_argument("--dry-run", action="store_true", help="print the distribution, do not write the file")
     _add_option_flags(p)
     args = p.parse_args(argv)
-    from .calibration import calibrate, save_calibration
+    from grader.checking.calibration import save_calibration
+    from grader.course.calibrate import calibrate
 
     result = calibrate(args.id, args.runs, _options(args), args.workers)
     for name, stats in result.metrics.items():
@@ -245,8 +246,8 @@ def _cmd_batch(argv: Sequence[str]) -> int:
     p.add_argument("--dask", metavar="ADDRESS", help="grade on this Dask scheduler (e.g. tcp://host:8786)")
     _add_option_flags(p)
     args = p.parse_args(argv)
-    from .batch import grade_batch
-    from .report.progress import RichProgress
+    from grader.classroom.batch import grade_batch
+    from grader.report.progress import RichProgress
 
     options = _options(args)
     # SIGTERM (a scheduler ending the job) stops like Ctrl-C: kernels shut down, and what
@@ -271,8 +272,8 @@ def _cmd_export(argv: Sequence[str]) -> int:
     args = p.parse_args(argv)
     if not (args.csv or args.gradescope or args.junit):
         p.error("give at least one of --csv, --gradescope, --junit")
-    from .export import write_csv, write_gradescope, write_junit
-    from .gradebook import open_gradebook
+    from grader.report.export import write_csv, write_gradescope, write_junit
+    from grader.classroom.gradebook import open_gradebook
 
     with open_gradebook(Path(args.db)) as book:
         if args.csv:
@@ -290,9 +291,9 @@ def _cmd_report(argv: Sequence[str]) -> int:
     p.add_argument("--html", required=True, metavar="DIR", help="one self-contained DIR/<student>.html each")
     _add_option_flags(p)
     args = p.parse_args(argv)
-    from .export import units_in, write_html_reports
-    from .gradebook import open_gradebook
-    from .reference import reference_figures
+    from grader.report.export import units_in, write_html_reports
+    from grader.classroom.gradebook import open_gradebook
+    from grader.course.reference import reference_figures
 
     with open_gradebook(Path(args.db)) as book:
         # Reference figures come from grading the solutions (cached after the first time).
@@ -308,9 +309,9 @@ def _cmd_stats(argv: Sequence[str]) -> int:
     p.add_argument("--db", required=True, metavar="FILE", help="the gradebook")
     p.add_argument("--html", metavar="FILE", help="also write an HTML summary with plots")
     args = p.parse_args(argv)
-    from .gradebook import open_gradebook
-    from .report.stats import print_stats, write_stats_html
-    from .stats import class_stats
+    from grader.classroom.gradebook import open_gradebook
+    from grader.report.class_stats import print_stats, write_stats_html
+    from grader.classroom.stats import class_stats
 
     with open_gradebook(Path(args.db)) as book:
         stats = class_stats(book)

@@ -17,11 +17,13 @@ from typing import Any, Mapping
 
 from platformdirs import user_cache_dir
 
-from .errors import ConfigError
+from grader.errors import ConfigError
 
-__all__ = ["Options", "load_options", "option_fields", "options_reference"]
+__all__ = ["Options", "load_options", "option_fields", "options_reference", "PACKAGE_DIR", "CHECKOUT_DIR"]
 
 GiB = 1024**3
+PACKAGE_DIR = Path(__file__).resolve().parent  # grader/
+CHECKOUT_DIR = PACKAGE_DIR.parent  # the source checkout (solutions/, exercises/) when installed editable
 
 
 def option(default: Any, *, help: str, unit: str = "", env: str = "", flag: bool = True) -> Any:

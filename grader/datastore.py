@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .errors import DataStoreError
+from grader.errors import DataStoreError
 
 __all__ = [
     "DataFile", "DATASETS", "status", "import_mirror", "fetch", "require",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .results import SubmissionResult
+from grader.results import SubmissionResult
 
 __all__ = ["check", "find_notebook"]
 
@@ -35,9 +35,9 @@ def find_notebook(exercise_id: str | None = None, path: str | os.PathLike[str] |
 
 def check(exercise: str | None = None, path: str | os.PathLike[str] | None = None) -> SubmissionResult:
     """Grade the saved notebook (public seed) and print the report; returns the result."""
-    from .config import load_options
-    from .pipeline import grade
-    from .report.terminal import print_report
+    from grader.config import load_options
+    from grader.pipeline import grade
+    from grader.report.terminal import print_report
 
     options = load_options(env={k: v for k, v in os.environ.items() if k != "GRADER_SECRET"})
     notebook = find_notebook(exercise, path)

@@ -17,16 +17,17 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .config import Options
-from .execute import ExecutionRun, KernelCall, run_notebook
-from .load import Notebook, read_notebook
-from .prepare import prepare
-from .registry import detect_units
-from .results import SubmissionResult
-from .sandbox import protected_paths
-from .seeds import derive_seed
-from .spec import UnitContext
-from .static import analyse
+from grader.config import Options
+from grader.engine.execute import run_notebook
+from grader.protocol import ExecutionRun, KernelCall
+from grader.notebook.load import Notebook, read_notebook
+from grader.engine.prepare import prepare
+from grader.registry import detect_units
+from grader.results import SubmissionResult
+from grader.engine.sandbox import protected_paths
+from grader.seeds import derive_seed
+from grader.units.context import UnitContext
+from grader.notebook.static import analyse
 
 __all__ = ["grade", "grade_async", "grader_version", "effective_options", "hidden_paths"]
 

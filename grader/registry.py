@@ -12,10 +12,10 @@ import pkgutil
 from functools import cache
 from typing import Any
 
-from .errors import SpecError, UnknownExerciseError
-from .load import Notebook, units_in_metadata
-from .spec import Exercise
-from .static import CellCode
+from grader.errors import SpecError, UnknownExerciseError
+from grader.notebook.load import Notebook, units_in_metadata
+from grader.units.spec import Exercise
+from grader.notebook.static import CellCode
 
 __all__ = ["exercises", "homeworks", "get_exercise", "get_homework", "detect_units"]
 

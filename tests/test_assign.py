@@ -3,7 +3,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.assign import make_stub, stale_stubs
+from grader.course.assign import make_stub, stale_stubs
 from nbfactory import code, md, notebook
 
 REPO = Path(__file__).resolve().parent.parent

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from grader.checks import (all_of, check_array_close, check_array_equal, check_decreasing, check_defined,
+from grader.checking.checks import (all_of, check_array_close, check_array_equal, check_decreasing, check_defined,
                            check_dict_close, check_dtype, check_line_matches, check_raises, check_returns,
                            check_scalar, check_shape, check_type, fraction_passed, not_allowed, passed)
-from grader.static import Use
+from grader.notebook.static import Use
 from grader.values import ArrayValue, Missing, Raised
 
 

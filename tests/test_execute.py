@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from grader.config import Options
-from grader.execute import KernelCall, execute
-from grader.load import read_notebook
-from grader.prepare import prepare
-from grader.probe import Value, build_request, read_answer
+from grader.engine.execute import execute
+from grader.protocol import KernelCall
+from grader.notebook.load import read_notebook
+from grader.engine.prepare import prepare
+from grader.checking.probe import Value, build_request, read_answer
 from grader.values import Missing
 from nbfactory import code, md, notebook, write
 

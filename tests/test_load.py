@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import NotebookError
-from grader.load import read_notebook, units_in_metadata
+from grader.notebook.load import read_notebook, units_in_metadata
 from nbfactory import code, md, notebook, write
 
 

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from helpers import SOLUTIONS, STUBS
 
-from grader.runtime import MIME_RESULT
+from grader.engine.runtime import MIME_RESULT
 
 pytestmark = pytest.mark.kernel
 Grade = Callable[..., Any]

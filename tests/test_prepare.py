@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.load import read_notebook
-from grader.prepare import INJECTED_TAG, prepare, translate
+from grader.notebook.load import read_notebook
+from grader.engine.prepare import INJECTED_TAG, prepare, translate
 from nbfactory import code, notebook, write
 
 

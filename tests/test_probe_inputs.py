@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from grader.probe import Args, Calls, Frame, Steps, array, build_request, call
-from grader.runtime import load_namespace
+from grader.checking.probe import Args, Calls, Frame, Steps, array, build_request, call
+from grader.engine.runtime import load_namespace
 from grader.values import decode
 
 

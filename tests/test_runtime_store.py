@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader.datastore import FIX_HINT
-from grader.runtime import load_namespace
+from grader.engine.runtime import load_namespace
 
 
 def test_missing_store_file_names_the_file_and_the_command(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import cgroups, sandbox
+from grader.engine import cgroups, sandbox
 from grader.config import Options
 
 

@@ -1,5 +1,5 @@
-from grader.load import Cell
-from grader.static import analyse, parse_cell, rule_matches, uses_in
+from grader.notebook.load import Cell
+from grader.notebook.static import analyse, parse_cell, rule_matches, uses_in
 
 
 def _cells(*sources: str) -> list[Cell]:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from grader.runtime import MIME_EVENT, MIME_RESULT, load_namespace
+from grader.engine.runtime import MIME_EVENT, MIME_RESULT, load_namespace
 from grader.values import ArrayValue, FrameValue, ModuleValue, Raised, Unsupported, decode, decode_outcome
 
 RT = load_namespace()

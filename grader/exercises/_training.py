@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from ..calibration import Calibration
-from ..checks import Check, as_array, check_type, describe, failed
-from ..probe import fashion, take
-from ..values import Missing, Raised
+from grader.checking.calibration import Calibration
+from grader.checking.checks import Check, as_array, check_type, describe, failed
+from grader.checking.probe import fashion, take
+from grader.values import Missing, Raised
 
 __all__ = ["FASHION_CHANCE", "REPORT_TOLERANCE", "TRAIN_SIZE", "LOADING_TRAINED", "hidden_subset",
            "hidden_permutation", "hidden_fashion_steps", "check_reported", "check_model", "flat_images",

@@ -14,11 +14,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..checks import (Check, all_of, as_array, check_defined, check_dict_close, check_returns, check_scalar,
+from grader.checking.checks import (Check, all_of, as_array, check_defined, check_dict_close, check_returns, check_scalar,
                       check_type, failed, fraction_passed, passed)
-from ..probe import CallResults, Calls, Frame, Steps, call, ref
-from ..spec import Exercise
-from ..values import FrameValue
+from grader.checking.probe import CallResults, Calls, Frame, Steps, call, ref
+from grader.units.spec import Exercise
+from grader.values import FrameValue
 
 EXERCISE = Exercise(
     "abalone_missing", section="2.2", title="Abalone: missing values and variable types",

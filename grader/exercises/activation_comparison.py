@@ -23,13 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from ..calibration import Calibration, check_accuracy, curve
-from ..checks import Check, all_of, failed, figure_lines, first_missing
-from ..models import KERNEL_LOGITS, evaluate
-from ..probe import Steps, array, call, glob, logits, ref, take
-from ..spec import Exercise, Forbidden
-from ..values import FigureValue, Missing
-from ._training import LOADING_TRAINED, check_model, check_reported, missing_or_raised
+from grader.checking.calibration import Calibration, check_accuracy, curve
+from grader.checking.checks import Check, all_of, failed, figure_lines, first_missing
+from grader.checking.models import KERNEL_LOGITS, evaluate
+from grader.checking.probe import Steps, array, call, glob, logits, ref, take
+from grader.units.spec import Exercise, Forbidden
+from grader.values import FigureValue, Missing
+from grader.exercises._training import LOADING_TRAINED, check_model, check_reported, missing_or_raised
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 BUDGET = {"epochs": 60, "lr": 0.05}

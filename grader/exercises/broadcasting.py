@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import (Check, all_of, describe, as_array, check_array_close, check_defined, check_raises, check_returns,
+from grader.checking.checks import (Check, all_of, describe, as_array, check_array_close, check_defined, check_raises, check_returns,
                       check_type, failed, fraction_passed, passed)
-from ..probe import Calls, CallResults, Value
-from ..spec import Exercise, Forbidden
+from grader.checking.probe import Calls, CallResults, Value
+from grader.units.spec import Exercise, Forbidden
 
 EXERCISE = Exercise(
     "broadcasting", section="2.1", title="Broadcasting with 3-D tensors",

@@ -13,11 +13,12 @@ import ast
 
 import numpy as np
 
-from ..checks import (Check, all_of, check_array_close, check_defined, check_dtype, check_returns,
+from grader.checking.checks import (Check, all_of, check_array_close, check_defined, check_dtype, check_returns,
                       failed, fraction_passed, passed)
-from ..probe import CallResults, Calls
-from ..spec import Exercise, Forbidden, UnitContext
-from ..static import rule_matches, uses_in
+from grader.checking.probe import CallResults, Calls
+from grader.units.context import UnitContext
+from grader.units.spec import Exercise, Forbidden
+from grader.notebook.static import rule_matches, uses_in
 
 AUTOGRAD = (".backward", "torch.autograd", "torch.func", "functorch", ".grad", ".requires_grad_", "jax", "sympy")
 NEEDS_AUTOGRAD = (".backward", "torch.autograd.grad", "torch.autograd.backward", "torch.func.grad")

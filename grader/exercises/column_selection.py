@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import Check, check_defined, check_returns, describe, failed, fraction_passed, passed
-from ..probe import CallResults, Calls, Frame
-from ..spec import Exercise, Forbidden
-from ..values import FrameValue
+from grader.checking.checks import Check, check_defined, check_returns, describe, failed, fraction_passed, passed
+from grader.checking.probe import CallResults, Calls, Frame
+from grader.units.spec import Exercise, Forbidden
+from grader.values import FrameValue
 
 EXERCISE = Exercise(
     "column_selection", section="2.2", title="Select columns by name",

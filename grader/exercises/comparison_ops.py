@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import (Check, all_of, check_array_equal, check_defined, check_dtype, check_returns, describe, failed,
+from grader.checking.checks import (Check, all_of, check_array_equal, check_defined, check_dtype, check_returns, describe, failed,
                       fraction_passed)
-from ..probe import CallResults, Calls, Value
-from ..spec import Exercise
+from grader.checking.probe import CallResults, Calls, Value
+from grader.units.spec import Exercise
 
 EXERCISE = Exercise(
     "comparison_ops", section="2.1", title="Comparison operators on tensors",

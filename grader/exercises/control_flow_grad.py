@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import (Check, all_of, check_array_close, check_defined, check_returns, check_shape,
+from grader.checking.checks import (Check, all_of, check_array_close, check_defined, check_returns, check_shape,
                       failed, fraction_passed, passed)
-from ..probe import CallResults, Calls
-from ..spec import Exercise, UnitContext
-from ..static import rule_matches, uses_in
+from grader.checking.probe import CallResults, Calls
+from grader.units.context import UnitContext
+from grader.units.spec import Exercise
+from grader.notebook.static import rule_matches, uses_in
 
 AUTOGRAD = (".backward", "torch.autograd.grad", "torch.autograd.backward", "torch.func.grad")
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import (Check, all_of, check_defined, check_dtype, check_returns, check_scalar, failed,
+from grader.checking.checks import (Check, all_of, check_defined, check_dtype, check_returns, check_scalar, failed,
                       fraction_passed)
-from ..probe import CallResults, Calls
-from ..spec import Exercise, Forbidden
+from grader.checking.probe import CallResults, Calls
+from grader.units.spec import Exercise, Forbidden
 
 NORMS = ("torch.norm", "torch.linalg", "torch.nn", ".norm", "numpy.linalg", "scipy", "math.hypot", ".hypot",
          "torch.dist", "torch.cdist", ".dist")

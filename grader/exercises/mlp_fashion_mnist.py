@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from ..calibration import Calibration, check_accuracy, curve
-from ..checks import Check, failed, first_missing
-from ..models import KERNEL_LOGITS, Evaluation, evaluate, logits_accuracy
-from ..probe import Steps, call, fashion, glob, logits, ref
-from ..spec import Exercise, Forbidden
-from ..values import ArrayValue, Missing, Raised
-from ._training import (FASHION_CHANCE, LOADING_TRAINED, check_model, check_reported, flat_images,
+from grader.checking.calibration import Calibration, check_accuracy, curve
+from grader.checking.checks import Check, failed, first_missing
+from grader.checking.models import KERNEL_LOGITS, Evaluation, evaluate, logits_accuracy
+from grader.checking.probe import Steps, call, fashion, glob, logits, ref
+from grader.units.spec import Exercise, Forbidden
+from grader.values import ArrayValue, Missing, Raised
+from grader.exercises._training import (FASHION_CHANCE, LOADING_TRAINED, check_model, check_reported, flat_images,
                         hidden_fashion_steps, missing_or_raised)
 
 BUDGET = {"epochs": 2, "subset": 60000}

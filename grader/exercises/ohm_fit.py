@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import (Check, all_of, as_array, check_decreasing, check_defined, check_returns, check_scalar,
+from grader.checking.checks import (Check, all_of, as_array, check_decreasing, check_defined, check_returns, check_scalar,
                       check_type, describe, failed, fraction_passed, passed)
-from ..probe import Args, CallResults, Calls
-from ..spec import Exercise, Forbidden, UnitContext
-from ..static import rule_matches, uses_in
+from grader.checking.probe import Args, CallResults, Calls
+from grader.units.context import UnitContext
+from grader.units.spec import Exercise, Forbidden
+from grader.notebook.static import rule_matches, uses_in
 
 CLOSED_FORMS = ("torch.linalg", "torch.lstsq", "torch.pinverse", "torch.inverse", ".pinverse", ".inverse",
                 "numpy.linalg", "numpy.polyfit", "numpy.polynomial", "scipy", "sklearn", "statsmodels")

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import (Check, all_of, check_defined, check_dtype, check_returns, check_scalar, failed,
+from grader.checking.checks import (Check, all_of, check_defined, check_dtype, check_returns, check_scalar, failed,
                       fraction_passed, passed)
-from ..probe import Args, CallResults, Calls
-from ..spec import Exercise, Forbidden, UnitContext
-from ..static import rule_matches, uses_in
+from grader.checking.probe import Args, CallResults, Calls
+from grader.units.context import UnitContext
+from grader.units.spec import Exercise, Forbidden
+from grader.notebook.static import rule_matches, uses_in
 
 # Exact since the 2019 SI redefinition.
 H = 6.62607015e-34   # Planck constant, J s

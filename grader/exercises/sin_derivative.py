@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import (Check, all_of, check_array_close, check_defined, check_dtype, check_line_matches,
+from grader.checking.checks import (Check, all_of, check_array_close, check_defined, check_dtype, check_line_matches,
                       check_returns, failed, fraction_passed, passed)
-from ..probe import Calls, CallResults
-from ..spec import Exercise, Forbidden, UnitContext
-from ..static import rule_matches, uses_in
-from ..values import FigureValue
+from grader.checking.probe import Calls, CallResults
+from grader.units.context import UnitContext
+from grader.units.spec import Exercise, Forbidden
+from grader.notebook.static import rule_matches, uses_in
+from grader.values import FigureValue
 
 COS_RULES = ("torch.cos", "numpy.cos", "math.cos", "cmath.cos", ".cos", "torch.special", "scipy", "sympy")
 AUTOGRAD = (".backward", "torch.autograd.grad", "torch.autograd.backward", "torch.func.grad")

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from ..calibration import Calibration, check_accuracy
-from ..checks import Check, check_shape, failed, first_missing
-from ..models import REBUILT, accuracy, linear_forward
-from ..probe import Steps, call, glob, ref
-from ..spec import Exercise, Forbidden
-from ..values import ArrayValue, Missing
-from ._training import (FASHION_CHANCE, LOADING_TRAINED, check_reported, flat_images, hidden_fashion_steps,
+from grader.checking.calibration import Calibration, check_accuracy
+from grader.checking.checks import Check, check_shape, failed, first_missing
+from grader.checking.models import REBUILT, accuracy, linear_forward
+from grader.checking.probe import Steps, call, glob, ref
+from grader.units.spec import Exercise, Forbidden
+from grader.values import ArrayValue, Missing
+from grader.exercises._training import (FASHION_CHANCE, LOADING_TRAINED, check_reported, flat_images, hidden_fashion_steps,
                         missing_or_raised)
 
 NOT_FROM_SCRATCH = (

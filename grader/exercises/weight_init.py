@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import (Check, as_array, check_defined, check_raises, check_returns, describe, failed,
+from grader.checking.checks import (Check, as_array, check_defined, check_raises, check_returns, describe, failed,
                       fraction_passed, passed)
-from ..probe import CallResults, Calls, Steps, array, call, ref
-from ..spec import Exercise, Forbidden, UnitContext
-from ..static import rule_matches, uses_in
-from ..values import ArrayValue
+from grader.checking.probe import CallResults, Calls, Steps, array, call, ref
+from grader.units.context import UnitContext
+from grader.units.spec import Exercise, Forbidden
+from grader.notebook.static import rule_matches, uses_in
+from grader.values import ArrayValue
 
 AUTOGRAD = (".backward", "torch.autograd.grad", "torch.autograd.backward", "torch.func.grad")
 TRAIN_TESTS = ("zero_init_works", "large_init_worse", "losses_own", "train_uses_autograd")

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checkpoints import (Call, Checkpoint, close, each, equal, figure_shows, frame_is, grad_close, images_shown, raises,
+from grader.homework.checkpoints import (Call, Checkpoint, close, each, equal, figure_shows, frame_is, grad_close, images_shown, raises,
                            satisfies, shape_is, where)
-from ..homework import Homework
-from ..recognise import (AbaloneFractions, ActivationComparison, Broadcast3D, CompareOperators, InitRuns, OhmFit,
+from grader.homework.unit import Homework
+from grader.homework.recognise import (AbaloneFractions, ActivationComparison, Broadcast3D, CompareOperators, InitRuns, OhmFit,
                          PlanckFit, RemoveSaveHyperparameters, SinDerivative, Sweep)
-from ..rubric import ModelGoal, Rubric
-from ..sections import SectionSpec
+from grader.homework.rubric import ModelGoal, Rubric
+from grader.homework.sections import SectionSpec
 
 SECTIONS = (
     SectionSpec("2.1", "Data Manipulation", (

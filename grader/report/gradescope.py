@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..results import SubmissionResult
+from grader.results import SubmissionResult
 
 __all__ = ["to_gradescope"]
 

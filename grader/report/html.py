@@ -2,7 +2,7 @@
 
 Each exercise lists its tests with points and the message; the student's figures are
 shown beside the reference figures (from grading the solutions, see
-:mod:`grader.reference`); learning curves are drawn against their reference band.
+:mod:`grader.course.reference`); learning curves are drawn against their reference band.
 A homework also shows its sections, models, discussions and stored-output findings.
 The CSS is inline, the images are base64 PNG, nothing is fetched. Every piece of text
 comes from the submission or the kernel and is escaped.
@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..results import ExecutionSummary, SubmissionResult, TestResult, UnitResult
-from .plots import curves_png, figure_png
+from grader.results import ExecutionSummary, SubmissionResult, TestResult, UnitResult
+from grader.report.plots import curves_png, figure_png
 
 __all__ = ["render_html", "write_html", "CSS"]
 
@@ -126,7 +126,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _homework(unit: UnitResult) -> str:
     """A homework's sections, models, discussions and stored-output findings (see homework_report)."""
-    from .terminal import cell_ranges, ran_and_checks
+    from grader.report.terminal import cell_ranges, ran_and_checks
 
     extra = unit.extra
     points = {t.name: t for t in unit.tests}

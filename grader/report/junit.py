@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Sequence
 
-from ..results import SubmissionResult
+from grader.results import SubmissionResult
 
 __all__ = ["to_junit"]
 

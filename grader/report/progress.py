@@ -12,9 +12,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..batch import BatchSummary
-from ..gradebook import Record
-from ..submissions import Submission
+from grader.classroom.batch import BatchSummary
+from grader.classroom.gradebook import Record
+from grader.classroom.submissions import Submission
 
 __all__ = ["RichProgress", "print_summary"]
 

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ..results import ExecutionSummary, SubmissionResult, TestResult, UnitResult
+from grader.results import ExecutionSummary, SubmissionResult, TestResult, UnitResult
 
 __all__ = ["render", "print_report", "render_homework", "cell_ranges", "ran_and_checks"]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from classroom import REPO, SOLUTIONS, tiny
-from grader.batch import grade_batch
-from grader.gradebook import open_gradebook
+from grader.classroom.batch import grade_batch
+from grader.classroom.gradebook import open_gradebook
 
 distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.kernel

@@ -11,7 +11,7 @@ import pytest
 
 from classroom import run_cli, tiny
 from grader.errors import GradebookError
-from grader.gradebook import APPLICATION_ID, SCHEMA_VERSION, Record, open_gradebook
+from grader.classroom.gradebook import APPLICATION_ID, SCHEMA_VERSION, Record, open_gradebook
 from grader import results
 from grader.results import SubmissionResult, UnitResult
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from classroom import FAST, run_cli
-from grader.gradebook import open_gradebook
+from grader.classroom.gradebook import open_gradebook
 from nbfactory import notebook, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "homework"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import grader.reference as reference
+import grader.course.reference as reference
 from classroom import GradedClass, run_cli
 from grader import results as R
 from grader.report.html import render_html

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-import grader.pool as pool_module
-from grader.pool import KernelKey, KernelPool
+import grader.engine.pool as pool_module
+from grader.engine.pool import KernelKey, KernelPool
 
 
 class FakeKernel:

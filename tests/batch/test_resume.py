@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from classroom import FAST, REPO, cli_env, run_cli, tiny
-from grader.batch import grade_batch
-from grader.gradebook import open_gradebook
+from grader.classroom.batch import grade_batch
+from grader.classroom.gradebook import open_gradebook
 from grader.registry import exercises
 
 pytestmark = pytest.mark.kernel

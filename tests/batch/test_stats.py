@@ -9,9 +9,9 @@ import pytest
 
 from classroom import GradedClass, run_cli
 from grader import results as R
-from grader.gradebook import Record, open_gradebook
-from grader.report.stats import render_stats_html, sparkline
-from grader.stats import class_stats, failure_kind
+from grader.classroom.gradebook import Record, open_gradebook
+from grader.report.class_stats import render_stats_html, sparkline
+from grader.classroom.stats import class_stats, failure_kind
 
 
 def _submission(student: str, rule: tuple[float, str], shape: tuple[float, str]) -> Record:

@@ -9,10 +9,10 @@ import pytest
 
 from classroom import SOLUTIONS, tiny
 from grader.errors import InputError
-from grader.pool import heavy_imports
-from grader.static import analyse
-from grader.load import Cell, read_notebook
-from grader.submissions import describe, find_submissions
+from grader.engine.pool import heavy_imports
+from grader.notebook.static import analyse
+from grader.notebook.load import Cell, read_notebook
+from grader.classroom.submissions import describe, find_submissions
 from nbfactory import code, notebook, write
 
 

@@ -12,7 +12,7 @@ from nbfactory import from_solution
 
 from grader.exercises.abalone_missing import (MISREADINGS, column_kind, expected_missing, expected_missing_by_column,
                                               expected_types, hidden_frames)
-from grader.probe import Frame
+from grader.checking.probe import Frame
 
 SOLUTION = SOLUTIONS / "abalone_missing.ipynb"
 LOAD = "return pd.read_csv(ABALONE_URL, header=None, names=COLUMNS)"

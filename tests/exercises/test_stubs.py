@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from helpers import SOLUTIONS, STUBS
 
-from grader.assign import stale_stubs
+from grader.course.assign import stale_stubs
 
 
 def test_stubs_are_fresh() -> None:

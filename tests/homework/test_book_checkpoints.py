@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from book import BOOK
-from grader.checkpoints import judge, normalise_code
+from grader.homework.checkpoints import judge, normalise_code
 from grader.homeworks.d2l_ch2_5 import CHECKPOINTS
-from grader.runtime import load_namespace
-from grader.static import _python_source
+from grader.engine.runtime import load_namespace
+from grader.notebook.static import _python_source
 from grader.values import decode_outcome
 
 RUNTIME = load_namespace()

@@ -21,7 +21,7 @@ from torchvision import transforms
 from torchvision.datasets import mnist
 
 from grader.config import load_options
-from grader.runtime import load_namespace
+from grader.engine.runtime import load_namespace
 
 DATA = load_options().data_path / "fashion-mnist"
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

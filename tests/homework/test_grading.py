@@ -215,11 +215,11 @@ def test_complete_homework_in_four_chapter_files_is_one_submission(tmp_path: Pat
     import grader.pipeline
     from grader.cli import main
     from grader.errors import UnknownExerciseError
-    from grader.load import read_notebook
+    from grader.notebook.load import read_notebook
     from grader.registry import detect_units
     from grader.report.html import render_html
     from grader.report.terminal import print_report
-    from grader.static import analyse
+    from grader.notebook.static import analyse
 
     extra = {"2.1": answer_cells(RIGHT, "2.1-1") + answer_cells(RIGHT, "2.1-2"), "2.5": answer_cells(RIGHT, "2.5-4"),
              "3.2": answer_cells(RIGHT, "3.2-2"), "3.4": answer_cells(RIGHT, "3.4-2") + answer_cells(RIGHT, "3.4-3")}

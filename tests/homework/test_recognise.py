@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from answers import RIGHT, WRONG
-from grader.load import Cell
-from grader.recognise import (AbaloneFractions, Broadcast3D, CompareOperators, Evidence, InitRuns, OhmFit, PlanckFit,
+from grader.notebook.load import Cell
+from grader.homework.recognise import (AbaloneFractions, Broadcast3D, CompareOperators, Evidence, InitRuns, OhmFit, PlanckFit,
                               RemoveSaveHyperparameters, SinDerivative, Sweep, constant_value, static_shape)
-from grader.recognise.chapter3 import planck
+from grader.homework.recognise.chapter3 import planck
 from grader.results import CellRecord
-from grader.static import parse_cell
+from grader.notebook.static import parse_cell
 from grader.values import ArrayValue, FrameValue
 
 import ast
@@ -139,7 +139,7 @@ def test_init_variance_is_not_standard_deviation() -> None:
     assert [a.facts["variants"] for a in right] == [[{"kind": "zero", "std": 0.0}],
                                                    [{"kind": "normal", "std": pytest.approx(math.sqrt(1000))}]]
     [wrong] = rec.find(codes(*WRONG["3.4-1"]))
-    from grader.trained import MeasuredModel
+    from grader.homework.trained import MeasuredModel
 
     run = MeasuredModel(0, 1, "LinearRegressionScratch", 0, "", True, False,
                         fits=[{"w": [2.0, -3.4], "start": {"w": [[40.0], [-20.0]]}, "end": {"w": [[1.0], [-2.0]]}, "epochs": 3}])
@@ -177,7 +177,7 @@ def test_sweep_counts_every_model() -> None:
     rec = Sweep("5.2-1", section="5.2", title="", parameter="num_hiddens")
     [attempt] = rec.find(codes(*RIGHT["5.2-1"]))
     assert attempt.facts["values"] == [16, 32, 64, 128]
-    from grader.trained import MeasuredModel
+    from grader.homework.trained import MeasuredModel
 
     models = [MeasuredModel(0, i, "MLP", 0, "", True, True, accuracy=0.7 + i / 100, evidence="rebuilt",
                             hparams={"num_hiddens": h}) for i, h in enumerate([16, 32, 64, 128])]

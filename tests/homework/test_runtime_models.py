@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from grader.config import load_options
-from grader.runtime import load_namespace
+from grader.engine.runtime import load_namespace
 from grader.values import ArrayValue, ModuleValue, decode_outcome
 
 DATA = load_options().data_path

@@ -10,9 +10,9 @@ import pytest
 from book import BOOK, homework_cells, section_cells
 from nbfactory import code, md, notebook, write
 from grader.homeworks.d2l_ch2_5 import SECTIONS as SPECS
-from grader.load import read_notebook
-from grader.sections import CellRef, discussion_text, find_sections, heading_claims, place_cells
-from grader.static import analyse
+from grader.notebook.load import read_notebook
+from grader.homework.sections import CellRef, discussion_text, find_sections, heading_claims, place_cells
+from grader.notebook.static import analyse
 
 
 def _found(tmp_path: Path, *cell_lists: list) -> dict[str, object]:

@@ -11,12 +11,12 @@ import torch
 
 from book import BOOK
 from grader.config import load_options
-from grader.load import Cell, Notebook
-from grader.outputs import run_dependent_cells, stored_findings
-from grader.rubric import ModelGoal, Rubric, SectionScore, score_exercises, score_models, score_section
-from grader.runtime import load_namespace
-from grader.static import parse_cell
-from grader.trained import measure_models, printed_accuracies, verified_book_classes
+from grader.notebook.load import Cell, Notebook
+from grader.homework.outputs import run_dependent_cells, stored_findings
+from grader.homework.rubric import ModelGoal, Rubric, SectionScore, score_exercises, score_models, score_section
+from grader.engine.runtime import load_namespace
+from grader.notebook.static import parse_cell
+from grader.homework.trained import measure_models, printed_accuracies, verified_book_classes
 from grader.values import decode_outcome
 from grader.homeworks.d2l_ch2_5 import BOOK_FORWARDS
 

@@ -16,7 +16,7 @@ import pytest
 
 from grader.config import Options
 from grader.pipeline import grade_async
-from grader.sandbox import detect_isolation
+from grader.engine.sandbox import detect_isolation
 from hostile_kit import assert_broadcast_only, graded
 from nbfactory import code, notebook, write
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-import grader.execute
-from grader.runtime import MIME_EVENT, MIME_RESULT
+import grader.engine.execute
+from grader.engine.runtime import MIME_EVENT, MIME_RESULT
 from hostile_kit import (ALL_COMPATIBLE, ALL_EXAMPLES, ALL_INCOMPATIBLE, BROADCAST, COMPATIBLE, EXAMPLES,
                          INCOMPATIBLE, NO_X3, TAG, TENSOR_TEST, TENSORS, assert_broadcast_only, graded, messages)
 from nbfactory import code
@@ -70,7 +70,7 @@ def test_patched_print_display_hooks_and_json_loads_change_nothing(grade_cells) 
 
 def test_patched_json_loads_makes_the_kernel_deaf_not_the_grader(grade_cells, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # jupyter_client unpacks the grader's requests with json.loads: the kernel stops listening
-    monkeypatch.setattr(grader.execute, "KILL_GRACE", 2.0)
+    monkeypatch.setattr(grader.engine.execute, "KILL_GRACE", 2.0)
     patch = "import json\njson.loads = lambda *a, **k: {'nonce': 'forged', 'steps': [], 'return': []}"
     result = grade_cells(graded(patch, "after = 1"), cell_timeout=2.0)
     assert cells_of(result) == [(0, "ok", "", ""), (1, "ok", "", ""),
@@ -86,7 +86,7 @@ def test_broken_message_serialiser_is_reported_not_a_crash(grade_cells) -> None:
     summary = result.executions[0]
     assert summary.outcome == "dead_kernel"
     assert summary.message == "the kernel broke the messaging protocol in cell 2"
-    assert cells_of(result) == [(0, "ok", "", ""), (1, "error", "ProtocolError", grader.execute.MALFORMED),
+    assert cells_of(result) == [(0, "ok", "", ""), (1, "error", "ProtocolError", grader.engine.execute.MALFORMED),
                                 (2, "not_run", "", "")]
     assert_broadcast_only(result)  # probed after cell 1, before the patch
 
@@ -184,7 +184,7 @@ def test_infinite_loop_in_a_graded_function_keeps_other_results(grade_cells) -> 
 
 
 def test_ignored_interrupt_in_a_graded_function_kills_the_kernel(grade_cells, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(grader.execute, "KILL_GRACE", 2.0)
+    monkeypatch.setattr(grader.engine.execute, "KILL_GRACE", 2.0)
     function = function_with("import signal\nif len(shape_a) == 4:\n"
                              "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n    while True:\n        pass")
     result = grade_cells([code(function, TAG), code("after = 1")], probe_timeout=2.0)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from grader.calibration import calibration_path
+from grader.checking.calibration import calibration_path
 from grader.cli import main
 
 pytestmark = pytest.mark.kernel

@@ -10,8 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from grader.calibration import (MIN_SD, Calibration, Stats, calibration_path, check_accuracy, credit, curve,
-                                load_calibration, save_calibration, solution_digest, stale_reasons, summarise)
+from grader.checking.calibration import (MIN_SD, Calibration, Stats, calibration_path, check_accuracy, credit, curve,
+                                load_calibration, save_calibration, solution_digest, stale_reasons)
+from grader.course.calibrate import summarise
 from grader.registry import exercises
 from grader.values import Missing
 

@@ -1,4 +1,4 @@
-"""The additions to grader/models.py, probe.py and checks.py made for trained-model exercises,
+"""The additions to grader/checking/models.py, probe.py and checks.py made for trained-model exercises,
 and the rules every training exercise shares."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ import pytest
 import torch
 from torch import nn
 
-from grader.checks import Check, all_of, figure_lines, fraction_passed, not_allowed
-from grader.execute import RawAnswer
-from grader.load import Cell
-from grader.models import (KERNEL_LOGITS, REBUILT, evaluate, layer_classes, linear_forward, logits_accuracy)
-from grader.probe import Steps, array, build_request, fashion, read_answer, take
+from grader.checking.checks import Check, all_of, figure_lines, fraction_passed, not_allowed
+from grader.protocol import RawAnswer
+from grader.notebook.load import Cell
+from grader.checking.models import (KERNEL_LOGITS, REBUILT, evaluate, layer_classes, linear_forward, logits_accuracy)
+from grader.checking.probe import Steps, array, build_request, fashion, read_answer, take
 from grader.registry import get_exercise
-from grader.runtime import load_namespace
-from grader.static import analyse, uses_in
+from grader.engine.runtime import load_namespace
+from grader.notebook.static import analyse, uses_in
 from grader.values import ArrayValue, ModuleValue, decode
 
 RUNTIME = load_namespace()

@@ -24,7 +24,7 @@ def variant(exercise_id: str, replace: dict[str, str], tmp_path: Path, name: str
 def band_points(test: object) -> float:
     """The points an accuracy test should give for what it measured: full from the band's
     lower edge, linear to 0 at chance (recomputed from the test's details)."""
-    from grader.calibration import credit
+    from grader.checking.calibration import credit
 
     details = test.details  # type: ignore[attr-defined]
     (measured,) = [v for k, v in details["measured"].items() if "@" not in k]

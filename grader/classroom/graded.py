@@ -1,0 +1,94 @@
+"""Grade one submission of a batch and turn whatever happens into a recordable outcome.
+
+Used alike by the local workers and by Dask workers (where the outcome travels back as
+a plain dict). A submission's own failures are results: a notebook that is not JSON or
+holds no exercise is ``invalid``; a timeout, dead kernel or memory limit is ``graded``
+with that ``outcome`` (finished exercises keep their points). Only the grader's faults,
+an exception of the grader or a kernel that could not start, are ``error``: those are
+retried by the next run.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from grader.config import Options
+from grader.errors import InputError
+from grader.pipeline import grade_async
+from grader.results import SubmissionResult, from_dict, to_dict
+
+__all__ = ["Graded", "assess", "grade_submission", "options_to_dict", "options_from_dict"]
+
+
+@dataclass
+class Graded:
+    """What grading one submission gave: status, worst outcome, message, the result."""
+
+    status: str  # graded | invalid | error
+    outcome: str = ""
+    message: str = ""
+    seconds: float = 0.0
+    result: SubmissionResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-ready), e.g. to return from a Dask worker."""
+        return {"status": self.status, "outcome": self.outcome, "message": self.message, "seconds": self.seconds,
+                "result": to_dict(self.result) if self.result is not None else None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Graded:
+        """Rebuild from :meth:`to_dict`."""
+        result = from_dict(SubmissionResult, data["result"]) if data.get("result") else None
+        return cls(data["status"], data.get("outcome", ""), data.get("message", ""), float(data.get("seconds", 0.0)),
+                   result)
+
+
+def assess(result: SubmissionResult) -> Graded:
+    """Status, outcome and message of a finished grading.
+
+    The outcome is the first notebook's that did not complete (timeout, dead_kernel,
+    memory_limit, startup_failed); ``cell_timeout`` when every notebook completed but a
+    cell had to be interrupted (the run went on, later exercises were graded)."""
+    bad = [e for e in result.executions if e.outcome != "completed"]
+    if bad:
+        outcome = bad[0].outcome
+        message = "; ".join(f"{Path(e.source_file).name}: {e.message or e.outcome}" for e in bad)
+    else:
+        stuck = [(e, c) for e in result.executions for c in e.cells if c.status in ("timeout", "killed")]
+        outcome = "cell_timeout" if stuck else "completed"
+        message = "; ".join(f"{Path(e.source_file).name}: cell {c.index + 1} {c.evalue}" for e, c in stuck)
+    status = "error" if outcome == "startup_failed" else "graded"
+    return Graded(status, outcome, message, result.seconds, result)
+
+
+async def grade_submission(paths: Sequence[Path], *, student: str, options: Options,
+                           exercise_ids: Sequence[str] = (), homework_id: str | None = None,
+                           hide: Sequence[str | Path] = (),
+                           new_kernel: Callable[[Options, Sequence[str]], Any] | None = None) -> Graded:
+    """Grade ``paths`` as one submission; never raises for what a notebook does."""
+    try:
+        result = await grade_async(paths, options=options, exercise_ids=exercise_ids, homework_id=homework_id,
+                                   student=student, new_kernel=new_kernel, hide=hide)
+    except InputError as exc:
+        return Graded("invalid", "", str(exc))
+    except Exception as exc:  # the grader's own fault: recorded, retried next run
+        last = traceback.format_exc(limit=-3)
+        return Graded("error", "", f"internal grading error: {type(exc).__name__}: {exc}\n{last}")
+    return assess(result)
+
+
+def options_to_dict(options: Options) -> dict[str, Any]:
+    """The options as plain data (for a Dask task)."""
+    return {k: (sorted(v) if isinstance(v, frozenset) else list(v) if isinstance(v, tuple) else v)
+            for k, v in vars(options).items()}
+
+
+def options_from_dict(data: dict[str, Any]) -> Options:
+    """Rebuild :class:`Options` from :func:`options_to_dict`."""
+    values = dict(data)
+    values["explicit"] = frozenset(values.get("explicit", ()))
+    values["hide_modules"] = tuple(values.get("hide_modules", ()))
+    return Options(**values)

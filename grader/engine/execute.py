@@ -1,0 +1,397 @@
+"""Run a prepared notebook in a fresh sandboxed kernel, cell by cell, with probes.
+
+nbclient executes each cell (outputs, display ids, timeouts with interrupt). Around it
+this module adds what grading needs:
+
+* a whole-notebook deadline on top of the per-cell timeout, and a hard kill when a cell
+  ignores the interrupt (a student's ``except KeyboardInterrupt: pass``);
+* per-cell output caps, and the runtime's events (figures, network attempts) taken out
+  of the outputs and kept per cell;
+* probe requests sent right after the cell each one is attached to, each with its own
+  timeout, their single answer accepted only from the probe's own execution;
+* an :class:`ExecutionRun` that keeps everything obtained so far whatever happens
+  (timeout, dead kernel, memory limit) and says what happened, as data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from queue import Empty
+from typing import Any, Mapping, Sequence
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from grader.config import Options
+from grader.protocol import ExecutionRun, KernelCall, RawAnswer
+from grader.engine.prepare import Prepared
+from grader.results import CellRecord, ExecutionSummary
+from grader.engine.runtime import MIME_EVENT, MIME_RESULT, answer_code, begin_code, boot_code
+from grader.engine.sandbox import Isolation, MalformedMessage, Sandbox, SandboxKernelManager, detect_isolation
+from grader.values import decode_outcome
+
+__all__ = ["Kernel", "execute", "run_notebook"]
+
+KILL_GRACE = 10.0
+MALFORMED = "the kernel sent a malformed message (the notebook tampered with the kernel's messaging); it was stopped"
+TRUNCATION_NOTE = "[d2l-grade: output beyond"
+MEMORY_MARKERS = ("can't allocate memory", "not enough memory", "cannot allocate memory", "bad_alloc",
+                  "out of memory")
+PRELOAD_DEFAULT: tuple[str, ...] = ()
+
+
+class GradingClient(NotebookClient):
+    """nbclient with output caps, runtime events routed aside, and timeout bookkeeping."""
+
+    def __init__(self, nb: nbformat.NotebookNode, km: SandboxKernelManager, options: Options, **kw: Any) -> None:
+        super().__init__(nb, km=km, timeout=int(options.cell_timeout), interrupt_on_timeout=True,
+                         allow_errors=True, startup_timeout=int(options.startup_timeout),
+                         iopub_timeout=10, record_timing=False, coalesce_streams=True, **kw)
+        self.output_limit = options.output_limit
+        self.deadline = float("inf")
+        self.cell_timeout = options.cell_timeout
+        self.output_bytes: dict[int, int] = {}
+        self.truncated: set[int] = set()
+        self.events: dict[int, list[dict[str, Any]]] = {}
+        self.timed_out: set[int] = set()
+        self.current = -1
+        self.timeout_func = self._cell_timeout
+
+    def _cell_timeout(self, cell: nbformat.NotebookNode) -> float:
+        return max(1.0, min(self.cell_timeout, self.deadline - time.monotonic()))
+
+    async def _async_handle_timeout(self, timeout: int, cell: nbformat.NotebookNode | None = None) -> Any:
+        self.timed_out.add(self.current)
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
+        data = msg["content"].get("data") or {}
+        if MIME_EVENT in data:
+            event = data[MIME_EVENT]
+            if isinstance(event, dict):
+                self.events.setdefault(cell_index, []).append(event)
+            return None
+        if MIME_RESULT in data:
+            return None  # a result message inside a cell is never an answer
+        content = msg["content"]
+        size = len(content.get("text", "")) + sum(len(str(v)) for v in data.values())
+        used = self.output_bytes.get(cell_index, 0)
+        self.output_bytes[cell_index] = used + size
+        # The kernel caps its own streams at output_limit and adds a note; this cap is the
+        # backstop for a kernel whose caps were removed, so it leaves room for that note.
+        room = self.output_limit + 4096 - used
+        if size > room:
+            if cell_index in self.truncated:
+                return None
+            self.truncated.add(cell_index)
+            if "text" in content and room > 0:
+                content["text"] = content["text"][:room]
+                super().output(outs, msg, display_id, cell_index)
+            outs.append(nbformat.v4.new_output(
+                "stream", name="stderr",
+                text=f"\n[d2l-grade: output beyond {self.output_limit} bytes in this cell was dropped]\n"))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+class Kernel:
+    """A started sandboxed kernel with the runtime booted: one per submission, never reused."""
+
+    def __init__(self, options: Options, hide: Sequence[str] = (), threads: int = 0) -> None:
+        self.options = options
+        self.isolation: Isolation = detect_isolation(options.isolation)
+        threads = threads or options.threads or max(1, os.cpu_count() or 1)
+        self.sandbox = Sandbox(options, self.isolation, hide=list(hide), threads=threads)
+        self.km = SandboxKernelManager(self.sandbox)
+        self.client = GradingClient(nbformat.v4.new_notebook(), self.km, options)
+        self.started = False
+        self.startup_seconds = 0.0
+
+    async def start(self, preload: Sequence[str] = PRELOAD_DEFAULT) -> None:
+        """Start the kernel, connect, and boot the runtime (optionally importing ``preload``)."""
+        t0 = time.monotonic()
+        await self.km.start_sandboxed()
+        await self.client.async_start_new_kernel_client()
+        self.started = True
+        config = {"data_dir": str(self.options.data_path), "output_limit": self.options.output_limit,
+                  "network": "namespace" if self.isolation.namespaces else "python-guard",
+                  "hide_modules": list(self.options.hide_modules), "threads": self.sandbox.threads,
+                  "preload": list(preload)}
+        status, _, message = await self.request(boot_code(config), timeout=max(120.0, self.options.startup_timeout))
+        if status != "ok":
+            raise RuntimeError(f"the grader's runtime did not start in the kernel: {message}")
+        self.sandbox.confirm_cgroups()
+        self.startup_seconds = time.monotonic() - t0
+
+    async def alive(self) -> bool:
+        return bool(self.started and await self.km.is_alive())
+
+    async def request(self, code: str, timeout: float) -> tuple[str, list[dict[str, Any]], str]:
+        """Execute grader code (not a notebook cell); return status, result payloads, message."""
+        kc = self.client.kc
+        assert kc is not None
+        msg_id = kc.execute(code, silent=False, store_history=False, allow_stdin=False, stop_on_error=False)
+        deadline = time.monotonic() + timeout
+        payloads: list[dict[str, Any]] = []
+        error = ""
+        reply: dict[str, Any] | None = None
+        interrupted_at: float | None = None
+        idle = False
+        while reply is None or not idle:
+            now = time.monotonic()
+            if interrupted_at is None and now > deadline:
+                await self.km.interrupt_kernel()
+                interrupted_at = now
+            if interrupted_at is not None and now > interrupted_at + KILL_GRACE:
+                await self.kill()
+                return "killed", payloads, f"did not stop {KILL_GRACE:.0f} s after being interrupted; the kernel was killed"
+            if not await self.km.is_alive():
+                return "dead_kernel", payloads, "the kernel died"
+            try:
+                msg = await kc.get_iopub_msg(timeout=0.2)
+            except Empty:
+                msg = None
+            except MalformedMessage:
+                await self.kill()
+                return "tampered", payloads, MALFORMED
+            if msg is not None and msg["parent_header"].get("msg_id") == msg_id:
+                content = msg["content"]
+                if msg["msg_type"] in ("display_data", "execute_result") and MIME_RESULT in content.get("data", {}):
+                    payloads.append(content["data"][MIME_RESULT])
+                elif msg["msg_type"] == "error":
+                    error = f"{content.get('ename')}: {content.get('evalue')}"
+                elif msg["msg_type"] == "status" and content.get("execution_state") == "idle":
+                    idle = True
+            if reply is None:
+                try:
+                    shell = await kc.get_shell_msg(timeout=0)
+                except Empty:
+                    shell = None
+                except MalformedMessage:
+                    await self.kill()
+                    return "tampered", payloads, MALFORMED
+                if shell is not None and shell["parent_header"].get("msg_id") == msg_id:
+                    reply = shell
+        if interrupted_at is not None:
+            return "timeout", payloads, "interrupted after the time limit"
+        status = reply["content"].get("status")
+        return ("ok" if status == "ok" else "error"), payloads, error
+
+    async def kill(self) -> None:
+        # SIGKILL to the process group: the jail's unshare, whose --kill-child takes the
+        # whole pid namespace (kernel and anything it forked) down with it.
+        if self.km.provisioner is not None:
+            try:
+                await self.km.provisioner.kill()
+                await asyncio.wait_for(self.km.provisioner.wait(), 5)
+            except (OSError, asyncio.TimeoutError):  # already gone, or reaped later by shutdown
+                pass
+
+    async def shutdown(self) -> None:
+        """Stop the kernel and remove every file of the run."""
+        try:
+            if self.client.kc is not None:
+                self.client.kc.stop_channels()
+            if self.started and await self.km.is_alive():
+                await self.km.shutdown_kernel(now=True)
+            await self.km.cleanup_resources()
+        except Exception:
+            await self.kill()
+        finally:
+            self.sandbox.cleanup()
+
+
+async def _probe(kernel: Kernel, call: KernelCall, nonce: str) -> RawAnswer:
+    started = time.monotonic()
+    request = dict(call.request, nonce=nonce)
+    status, payloads, message = await kernel.request(answer_code(request), call.timeout)
+    seconds = time.monotonic() - started
+    answers = [p for p in payloads if isinstance(p, dict) and p.get("nonce") == nonce]
+    if len(answers) > 1 or len(payloads) > len(answers):
+        return RawAnswer("tampered", None, "the probe received more than one answer: the notebook "
+                         "imitated the grader's messages", seconds)
+    if status in ("timeout", "killed", "dead_kernel", "tampered"):
+        return RawAnswer(status, None, message, seconds)
+    if not answers:
+        detail = f" ({message})" if message else ""
+        return RawAnswer("no_answer", None, "the probe got no answer from the kernel" + detail, seconds)
+    return RawAnswer("ok", answers[0], "", seconds)
+
+
+def _memory_error(ename: str, evalue: str) -> bool:
+    return ename == "MemoryError" or any(m in evalue.lower() for m in MEMORY_MARKERS)
+
+
+async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | None, list[KernelCall]],
+                     run: ExecutionRun, nonce: str) -> None:
+    client, summary = kernel.client, run.summary
+    nb = prepared.nb
+    stopped = ""
+
+    async def probes(after: int | None) -> None:
+        nonlocal stopped
+        for call in calls.get(after, []):
+            if stopped:
+                run.answers[call.key] = RawAnswer("not_run", None, stopped)
+            elif time.monotonic() > client.deadline:
+                run.answers[call.key] = RawAnswer("not_run", None, "the notebook's total time limit was reached")
+            else:
+                answer = run.answers[call.key] = await _probe(kernel, call, nonce)
+                if answer.status in ("killed", "dead_kernel") or answer.status != "ok" and not await kernel.alive():
+                    # the student's function killed the kernel (os._exit), ignored the
+                    # interrupt, or broke the messaging: nothing after this can run
+                    where = "before the first cell" if after == -1 else f"after {_label(prepared.origin(after))}" \
+                        if after is not None else "after the last cell"
+                    summary.outcome = "timeout" if answer.status == "killed" else "dead_kernel"
+                    what = {"killed": "ignored the interrupt after its time limit; the kernel was killed",
+                            "tampered": "broke the kernel's messaging protocol; the kernel was stopped"}
+                    stopped = summary.message = (f"the notebook's code called by the grader {where} "
+                                                 + what.get(answer.status, "made the kernel die"))
+
+    await probes(-1)
+    for index, cell in enumerate(nb.cells):
+        origin = prepared.origin(index)
+        if cell.cell_type != "code":
+            await probes(index)
+            continue
+        record = CellRecord(index=origin if origin is not None else -1, status="ok")
+        if stopped or time.monotonic() > client.deadline:
+            if not stopped:
+                stopped = "the notebook's total time limit was reached"
+                summary.outcome, summary.message = "timeout", stopped + f" before {_label(origin)}"
+            record.status = "not_run"
+            summary.cells.append(record)
+            await probes(index)
+            continue
+        client.current = index
+        started = time.monotonic()
+        fired = asyncio.Event()
+        memory_kills = kernel.sandbox.memory_kills()
+        watchdog = asyncio.ensure_future(_kill_after(kernel, client._cell_timeout(cell) + KILL_GRACE, fired))
+        try:
+            await client.async_execute_cell(cell, index, execution_count=index + 1)
+        except (DeadKernelError, CellTimeoutError):
+            killed = fired.is_set()
+            record.status = "killed" if killed else "memory"
+            tail = kernel.km.log_tail().lower()
+            over_memory = any(m in tail for m in MEMORY_MARKERS) or kernel.sandbox.memory_kills() > memory_kills
+            if not killed and not over_memory:
+                record.status = "error"
+                record.ename = "DeadKernel"
+                record.evalue = "the kernel died while running this cell (e.g. os._exit, a crash)"
+                summary.outcome = "dead_kernel"
+                stopped = f"the kernel died in {_label(origin)}"
+            elif killed:
+                record.ename, record.evalue = "Timeout", "did not stop after being interrupted; kernel killed"
+                summary.outcome = "timeout"
+                stopped = f"{_label(origin)} ran past its time limit and ignored the interrupt"
+            else:
+                record.ename, record.evalue = "MemoryError", "memory limit exceeded"
+                summary.outcome = "memory_limit"
+                stopped = f"memory limit exceeded in {_label(origin)}"
+            summary.message = stopped
+        except MalformedMessage:
+            await kernel.kill()
+            record.status, record.ename, record.evalue = "error", "ProtocolError", MALFORMED
+            summary.outcome = "dead_kernel"
+            stopped = summary.message = f"the kernel broke the messaging protocol in {_label(origin)}"
+        else:
+            _classify(cell, index, client, record)
+            if record.status in ("error", "timeout") and kernel.sandbox.memory_kills() > memory_kills:
+                # The memory cgroup killed a process the cell started (a DataLoader worker, a
+                # multiprocessing pool), and the cell failed or hung because of it.
+                record.status, record.ename = "memory", "MemoryError"
+                record.evalue = f"a process it started was killed at the memory limit ({record.evalue})"
+            if record.status == "memory":
+                summary.outcome = "memory_limit"
+                stopped = summary.message = f"memory limit exceeded in {_label(origin)}"
+            elif record.status == "timeout" and time.monotonic() >= client.deadline - 0.5:
+                summary.outcome = "timeout"
+                stopped = summary.message = f"the notebook's total time limit was reached in {_label(origin)}"
+        watchdog.cancel()
+        record.seconds = round(time.monotonic() - started, 3)
+        record.output_bytes = client.output_bytes.get(index, 0)
+        record.truncated = index in client.truncated or any(
+            TRUNCATION_NOTE in str(o.get("text", "")) for o in cell.get("outputs", []))
+        if origin is not None:
+            summary.cells.append(record)
+        await probes(index)
+    await probes(None)
+
+
+async def _kill_after(kernel: Kernel, seconds: float, fired: asyncio.Event) -> None:
+    """Kill the kernel when a cell outlives its limit plus the grace an interrupt gets."""
+    await asyncio.sleep(seconds)
+    fired.set()
+    await kernel.kill()
+
+
+def _label(origin: int | None) -> str:
+    return "the injected parameters cell" if origin is None else f"cell {origin + 1}"
+
+
+def _classify(cell: nbformat.NotebookNode, index: int, client: GradingClient, record: CellRecord) -> None:
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if index in client.timed_out:
+        record.status, record.ename = "timeout", "Timeout"
+        record.evalue = f"interrupted after {client._cell_timeout(cell):.0f} s"
+    elif errors:
+        record.ename, record.evalue = errors[-1].get("ename", ""), str(errors[-1].get("evalue", ""))[:500]
+        record.status = "memory" if _memory_error(record.ename, record.evalue) else "error"
+
+
+async def run_notebook(prepared: Prepared, calls: Sequence[KernelCall], options: Options, *,
+                       seed: int, kernel: Kernel | None = None, hide: Sequence[str] = (),
+                       nonce: str = "") -> ExecutionRun:
+    """Execute ``prepared`` in ``kernel`` (or a new one), sending ``calls`` where they belong."""
+    started = time.monotonic()
+    run = ExecutionRun(ExecutionSummary(edits=list(prepared.edits), source_file=str(prepared.notebook.path)))
+    by_cell: dict[int | None, list[KernelCall]] = {}
+    for call in calls:
+        by_cell.setdefault(call.after, []).append(call)
+    nonce = nonce or os.urandom(16).hex()
+    kernel = kernel or Kernel(options, hide=hide)
+    try:
+        if not kernel.started:
+            try:
+                await kernel.start()
+            except Exception as exc:  # the kernel could not start: a result, not a crash
+                run.summary.outcome = "startup_failed"
+                run.summary.message = f"the kernel did not start: {exc}. {kernel.km.log_tail(500)}".strip()
+                for call in calls:
+                    run.answers[call.key] = RawAnswer("not_run", None, run.summary.message)
+                return run
+        run.summary.isolation = kernel.sandbox.describe()
+        kernel.client.nb = prepared.nb
+        kernel.client.deadline = time.monotonic() + options.total_timeout
+        status, _, message = await kernel.request(
+            begin_code({"seed": seed, "figures": options.figures, "output_limit": options.output_limit}), 60)
+        if status != "ok":
+            raise RuntimeError(f"the grader's runtime could not start the submission: {message}")
+        await _run_cells(kernel, prepared, by_cell, run, nonce)
+        run.events = {prepared.origin(i): ev for i, ev in kernel.client.events.items()
+                      if i < len(prepared.nb.cells) and prepared.origin(i) is not None}
+        for event_list in run.events.values():
+            for event in event_list:
+                run.summary.network_attempts += event.get("network", [])
+        if await kernel.alive():
+            env = await _probe(kernel, KernelCall("environment", {
+                "steps": [["env", {"kind": "call", "fn": {"kind": "runtime", "name": "environment"}}]],
+                "return": ["env"]}, 30), nonce)
+            value = decode_outcome(env.payload["results"].get("env")) if env.payload else None
+            if isinstance(value, dict):
+                run.summary.environment = value
+        run.nb = prepared.nb
+    finally:
+        await kernel.shutdown()
+        run.summary.seconds = round(time.monotonic() - started, 3)
+    return run
+
+
+def execute(prepared: Prepared, calls: Sequence[KernelCall], options: Options, *, seed: int,
+            hide: Sequence[str] = ()) -> ExecutionRun:
+    """Synchronous :func:`run_notebook` in a fresh kernel."""
+    return asyncio.run(run_notebook(prepared, calls, options, seed=seed, hide=hide))

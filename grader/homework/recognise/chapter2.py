@@ -1,0 +1,253 @@
+"""Recognisers of chapter 2: comparison operators and broadcasting (2.1), the Abalone
+missing values and column types (2.2), the derivative of sin by autograd (2.5)."""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from typing import Any, Sequence
+
+import numpy as np
+
+from grader.homework.checkpoints import line_like
+from grader.checking.checks import as_array
+from grader.notebook.static import CellCode
+from grader.values import ArrayValue, FrameValue
+from grader.homework.recognise.base import (Attempt, Evidence, Measured, Recogniser, assigned_names, fmt, record_error, scalar_of, static_shape,
+                   uses, value_names)
+
+COS_RULES = ("torch.cos", "numpy.cos", "math.cos", "cmath.cos", ".cos", "torch.special", "sympy")
+
+
+# -- 2.1: comparison operators ---------------------------------------------------------
+
+class CompareOperators(Recogniser):
+    """``X < Y`` / ``X > Y`` on the section's tensors: a boolean tensor of their shape."""
+
+    BOOK_X = np.arange(12, dtype=float).reshape(3, 4)
+    BOOK_Y = np.array([[2.0, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])
+
+    def find(self, codes: Sequence[CellCode], part: int = 0) -> list[Attempt]:
+        attempts = []
+        for code in codes:
+            pairs = []
+            for stmt in code.tree.body if code.tree is not None else []:
+                if not isinstance(stmt, ast.Expr):
+                    continue
+                items = stmt.value.elts if isinstance(stmt.value, ast.Tuple) else [stmt.value]
+                for item in items:
+                    if isinstance(item, ast.Compare) and len(item.ops) == 1 \
+                            and isinstance(item.ops[0], (ast.Lt, ast.Gt, ast.LtE, ast.GtE)) \
+                            and isinstance(item.left, ast.Name) and isinstance(item.comparators[0], ast.Name):
+                        op = {ast.Lt: "<", ast.Gt: ">", ast.LtE: "<=", ast.GtE: ">="}[type(item.ops[0])]
+                        pairs.append([item.left.id, op, item.comparators[0].id])
+            if pairs:
+                reads = tuple(dict.fromkeys(n for a, _, b in pairs for n in (a, b)))
+                attempts.append(Attempt(self.id, part, [code.cell.index], reads, {"pairs": pairs}))
+        return attempts
+
+    def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
+        results = []
+        for left, op, right in attempt.facts["pairs"]:
+            a, b = as_array(ev.values.get(left)), as_array(ev.values.get(right))
+            if a is None or b is None:
+                return Measured("attempted", f"could not read `{left}` and `{right}`")
+            if a.shape != (3, 4) or b.shape != (3, 4):
+                return Measured("wrong", f"`{left} {op} {right}` compares tensors of shapes {fmt(a.shape)} and "
+                                f"{fmt(b.shape)}, not the section's 3x4 X and Y")
+            book = np.array_equal(a, self.BOOK_X) and np.array_equal(b, self.BOOK_Y)
+            result = {"<": np.less, ">": np.greater, "<=": np.less_equal, ">=": np.greater_equal}[op](a, b)
+            results.append(f"`{left} {op} {right}`: a 3x4 boolean tensor with {int(result.sum())} True"
+                           + ("" if book else " (X and Y as later book cells changed them)"))
+        return Measured("correct", "; ".join(results))
+
+
+# -- 2.1: broadcasting with 3-D tensors ------------------------------------------------
+
+class Broadcast3D(Recogniser):
+    """Element-wise operations on tensors of different shapes, one of them 3-D or more."""
+
+    expected_errors = (("RuntimeError", r"must match the size of tensor"),)
+
+    def find(self, codes: Sequence[CellCode], part: int = 0) -> list[Attempt]:
+        attempts = []
+        env: dict[str, tuple[int, ...]] = {}
+        for code in codes:
+            pairs: list[dict[str, Any]] = []
+            for stmt in code.tree.body if code.tree is not None else []:
+                value = getattr(stmt, "value", None)
+                items = value.elts if isinstance(value, ast.Tuple) else [value]
+                for item in items:
+                    if isinstance(item, ast.BinOp) and isinstance(item.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
+                        sa, sb = static_shape(item.left, env), static_shape(item.right, env)
+                        if sa is not None and sb is not None and max(len(sa), len(sb)) >= 3 and sa != sb:
+                            pairs.append({"a": list(sa), "b": list(sb), "names": [
+                                getattr(item.left, "id", None), getattr(item.right, "id", None)]})
+                for name in assigned_names(stmt):
+                    shape = static_shape(stmt.value, env)  # type: ignore[attr-defined]
+                    if shape is None:
+                        env.pop(name, None)
+                    else:
+                        env[name] = shape
+            if pairs:
+                reads = tuple(dict.fromkeys(n for p in pairs for n in p["names"] if n))
+                attempts.append(Attempt(self.id, part, [code.cell.index], reads, {"pairs": pairs}))
+        return attempts
+
+    @staticmethod
+    def predict(a: Sequence[int], b: Sequence[int]) -> tuple[tuple[int, ...] | None, str]:
+        """What broadcasting gives for these shapes here: the result shape, or torch's error."""
+        import torch
+
+        try:
+            return tuple((torch.empty(tuple(a)) + torch.empty(tuple(b))).shape), ""
+        except RuntimeError as exc:
+            return None, str(exc)
+
+    def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
+        record = ev.records.get(attempt.cells[0])
+        lines, details = [], []
+        for pair in attempt.facts["pairs"]:
+            shapes = []
+            for key, name in zip(("a", "b"), pair["names"]):
+                read = ev.values.get(name) if name else None
+                shapes.append(list(read.shape) if isinstance(read, ArrayValue) else pair[key])
+            shape, error = self.predict(*shapes)
+            details.append({"a": shapes[0], "b": shapes[1], "result": list(shape) if shape else None, "error": error})
+            if shape is None:
+                raised = record is not None and record.status == "error" and record.evalue == error
+                if not raised:
+                    what = f"{record.ename}: {record.evalue}" if record and record.status != "ok" else "nothing"
+                    return Measured("wrong", f"{fmt(shapes[0])} and {fmt(shapes[1])} cannot broadcast ({error}), "
+                                    f"but the cell raised {what}", {"pairs": details})
+                lines.append(f"{fmt(shapes[0])} with {fmt(shapes[1])}: RuntimeError, as broadcasting predicts")
+                break
+            lines.append(f"{fmt(shapes[0])} with {fmt(shapes[1])} gives {fmt(shape)}")
+        if record is not None and record.status != "ok" and not self.expects(record.ename, record.evalue):
+            return Measured("wrong", f"the cell failed: {record.ename}: {record.evalue[:100]}", {"pairs": details})
+        return Measured("correct", "; ".join(lines), {"pairs": details})
+
+
+# -- 2.2: Abalone ------------------------------------------------------------------------
+
+class AbaloneFractions(Recogniser):
+    """Load Abalone, then compute the share of missing values and of each variable type."""
+
+    ROWS = 4177
+    SHARES = {"missing values": 0.0, "categorical, of 9 columns": 1 / 9, "numerical, of 9 columns": 8 / 9,
+              "continuous, of 9 columns": 7 / 9, "categorical, of 8 features": 1 / 8,
+              "numerical, of 8 features": 7 / 8}
+    FRACTION_NAME = re.compile(r"frac|ratio|percent|pct|share|proportion|비율", re.IGNORECASE)
+
+    def find(self, codes: Sequence[CellCode], part: int = 0) -> list[Attempt]:
+        for i, code in enumerate(codes):
+            if re.search(r"fetch_ucirepo|abalone", code.cell.source, re.IGNORECASE) and code.tree is not None:
+                cells, names = [code.cell.index], set(code.defines)
+                for later in codes[i + 1:i + 6]:
+                    if later.tree is None:
+                        continue
+                    loads = {n.id for n in ast.walk(later.tree) if isinstance(n, ast.Name)}
+                    if loads & names:
+                        cells.append(later.cell.index)
+                        names |= later.defines
+                missing = bool(re.search(r"isnull|isna|missing", " ".join(c.cell.source for c in codes
+                                                                           if c.cell.index in cells)))
+                return [Attempt(self.id, part, cells, value_names(codes, cells), {"missing_code": missing})]
+        return []
+
+    def _fractions(self, values: dict[str, Any]) -> tuple[list[str], list[str]]:
+        good, bad = [], []
+        for name, value in values.items():
+            items = value.items() if isinstance(value, dict) else [(name, value)]
+            for key, item in items:
+                number = scalar_of(item)
+                if number is None or isinstance(item, bool):
+                    continue
+                match = [label for label, share in self.SHARES.items() if abs(number - share) < 1e-3 and share > 0]
+                if match:
+                    good.append(f"{key} = {number:.4g} ({match[0]})")
+                elif self.FRACTION_NAME.search(str(key)) and not (number == 0.0):
+                    bad.append(f"{key} = {number:.4g}")
+        return good, bad
+
+    def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
+        frames = {n: v for n, v in ev.values.items() if isinstance(v, FrameValue) and v.nrows >= 0}
+        loaded = [f"`{n}` ({v.nrows} x {len(v.columns)})" for n, v in frames.items() if v.nrows == self.ROWS]
+        if not frames:
+            error = record_error(ev, attempt.cells)
+            why = f" ({error.ename}: {error.evalue[:80]})" if error else ""
+            return Measured("attempted", "no data frame could be read after the cells" + why)
+        if not loaded:
+            sizes = ", ".join(f"`{n}` has {v.nrows} rows" for n, v in frames.items())
+            return Measured("wrong", f"Abalone has {self.ROWS} rows, but {sizes}")
+        good, bad = self._fractions(ev.values)
+        if attempt.facts.get("missing_code"):
+            for name, value in ev.values.items():
+                number = scalar_of(value)
+                if number == 0.0 and self.FRACTION_NAME.search(name):
+                    good.append(f"{name} = 0 (missing values)")
+        text = "frame loaded: " + ", ".join(loaded)
+        if bad:
+            return Measured("wrong", f"{text}; these fractions match no share of Abalone's variables: {', '.join(bad)}")
+        if good:
+            return Measured("correct", f"{text}; fractions computed: {', '.join(good)}")
+        return Measured("attempted", f"{text}; no fraction computed (the exercise asks for the shares)")
+
+
+# -- 2.5: derivative of sin by autograd -------------------------------------------------
+
+class SinDerivative(Recogniser):
+    """The gradient of sin by autograd, plotted with sin, without writing cos."""
+
+    def find(self, codes: Sequence[CellCode], part: int = 0) -> list[Attempt]:
+        attempts = []
+        for code in codes:
+            src = code.cell.source
+            if code.tree is None or not re.search(r"\bsin\b", src) or not re.search(r"\.backward\(|autograd\.grad", src):
+                continue
+            reads: list[str] = []
+            for node in ast.walk(code.tree):
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and any(
+                        k.arg == "requires_grad" for k in node.value.keywords):
+                    reads += [t.id for t in node.targets if isinstance(t, ast.Name)]
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                        and node.func.attr == "requires_grad_" and isinstance(node.func.value, ast.Name):
+                    reads.append(node.func.value.id)
+                if isinstance(node, ast.Assign) and "autograd.grad" in ast.unparse(node.value):
+                    reads += [f"grad:{t.id}" for t in node.targets if isinstance(t, ast.Name)]
+            if reads:
+                attempts.append(Attempt(self.id, part, [code.cell.index],
+                                        tuple(dict.fromkeys(r.replace("grad:", "") for r in reads)),
+                                        {"grads": [r[5:] for r in reads if r.startswith("grad:")]}))
+        return attempts
+
+    def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
+        cos = uses(ev.codes, attempt.cells, COS_RULES)
+        grad, x = None, None
+        for name, value in ev.values.items():
+            if isinstance(value, ArrayValue) and value.requires_grad:
+                x = value
+                if value.grad is not None:
+                    grad = value.grad.array
+        for name in attempt.facts.get("grads", []):
+            value = ev.values.get(name)
+            first = value[0] if isinstance(value, (tuple, list)) and value else value
+            if isinstance(first, ArrayValue):
+                grad = first.array
+        if x is None or grad is None or grad.shape != x.array.shape:
+            return Measured("wrong", "no gradient of sin was found on the input tensor after the cell")
+        error = float(np.max(np.abs(grad - np.cos(x.array.astype(float))))) if grad.size else math.inf
+        problems = []
+        if error > 1e-4:
+            problems.append(f"the gradient is not cos(x): off by up to {error:.3g}")
+        if cos:
+            problems.append(f"the cell uses {', '.join(cos)}, which the exercise rules out")
+        sin_line = line_like("sin(x)", np.sin, atol=1e-3)(ev.figures)
+        cos_line = line_like("its derivative", np.cos, atol=1e-3)(ev.figures)
+        if not (sin_line.passed and cos_line.passed):
+            problems.append("the figure does not show both sin and its derivative")
+        summary = f"gradient at {x.array.size} points equals cos(x) within {error:.1e}, computed here"
+        if problems:
+            return Measured("wrong", "; ".join(problems), {"max_error": error})
+        return Measured("correct", summary + "; the figure shows both; no cos used", {"max_error": error})

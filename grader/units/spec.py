@@ -1,0 +1,184 @@
+"""How an exercise is declared: metadata, probes and tests, nothing else.
+
+An exercise module builds one :class:`Exercise` and decorates small functions::
+
+    EXERCISE = Exercise("broadcasting", section="2.1", title="...", names=("broadcast_shape",))
+
+    @EXERCISE.probe(hidden=True)
+    def hidden_pairs(rng):                      # inputs made in the grader's process
+        return Calls("broadcast_shape", [...])
+
+    @EXERCISE.test(points=4, hidden=True)
+    def rule_on_hidden_shapes(hidden_pairs):    # parameters name probes, like fixtures
+        return fraction_passed([...], "shape pairs")
+
+A test's parameters name the probes it needs (or a built-in: ``source``, ``figures``,
+``cells``, ``context``, ``calibration``, ``fashion_test``); they arrive as plain data.
+Tests return a :class:`~grader.checking.checks.Check` or a list of them. No I/O, kernel or
+rendering happens in an exercise module.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from grader.checking.checks import Check
+from grader.errors import SpecError
+from grader.protocol import ExecutionRun, KernelCall
+from grader.checking.probe import ProbeDescriptor, build_request
+from grader.results import UnitResult
+from grader.seeds import derive_seed, hidden_rng
+from grader.units.context import UnitContext
+from grader.units.score import score_exercise
+
+__all__ = ["Exercise", "Forbidden", "TestSpec", "ProbeSpec", "BUILTIN_FIXTURES"]
+
+BUILTIN_FIXTURES = ("source", "figures", "cells", "context", "calibration", "fashion_test")
+
+
+@dataclass(frozen=True)
+class Forbidden:
+    """Calls an exercise does not allow, where to look for them, and which tests they zero.
+
+    ``functions`` are the student's functions to scan (with every notebook helper they
+    use); ``cells`` also scans the top-level code of the exercise's cells; ``tests``
+    names the tests worth nothing when a rule is broken (all tests if empty)."""
+
+    rules: tuple[str, ...]
+    functions: tuple[str, ...] = ()
+    cells: bool = False
+    tests: tuple[str, ...] = ()
+    dynamic: bool = True
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A declared probe: a function of a numpy Generator returning a descriptor."""
+
+    name: str
+    make: Callable[..., ProbeDescriptor]
+    hidden: bool = False
+    timeout: float | None = None
+    at_end: bool = False
+
+    def descriptor(self, rng: np.random.Generator) -> ProbeDescriptor:
+        return self.make(rng) if inspect.signature(self.make).parameters else self.make()
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """A declared test: its points, whether its inputs are hidden, and what it needs."""
+
+    name: str
+    fn: Callable[..., Check | Sequence[Check]]
+    points: float
+    hidden: bool
+    title: str
+    params: tuple[str, ...]
+
+
+class Exercise:
+    """One exercise: id, section, title, the names the notebook must define, probes, tests."""
+
+    kind = "exercise"
+
+    def __init__(self, id: str, *, section: str, title: str, names: Sequence[str], version: str = "1",
+                 summary: str = "", forbidden: Sequence[Forbidden] = (), limits: dict[str, Any] | None = None,
+                 budget: dict[str, Any] | None = None, seeded_calls: bool = True) -> None:
+        self.id, self.section, self.title, self.version = id, section, title, version
+        self.summary = summary
+        self.names = tuple(names)
+        self.forbidden = tuple(forbidden)
+        self._limits = dict(limits or {})
+        self.budget = dict(budget or {})
+        self.seeded_calls = seeded_calls
+        self.probes: dict[str, ProbeSpec] = {}
+        self.tests: list[TestSpec] = []
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return dict(self.budget)
+
+    @property
+    def limits(self) -> dict[str, Any]:
+        return dict(self._limits)
+
+    @property
+    def points(self) -> float:
+        return sum(t.points for t in self.tests)
+
+    def probe(self, fn: Callable[..., ProbeDescriptor] | None = None, *, hidden: bool = False,
+              timeout: float | None = None, at_end: bool = False) -> Any:
+        """Declare a probe; ``hidden`` inputs come from the instructor's secret."""
+        def register(f: Callable[..., ProbeDescriptor]) -> Callable[..., ProbeDescriptor]:
+            if f.__name__ in self.probes or f.__name__ in BUILTIN_FIXTURES:
+                raise SpecError(self.id, f"probe name {f.__name__!r} is taken")
+            self.probes[f.__name__] = ProbeSpec(f.__name__, f, hidden, timeout, at_end)
+            return f
+        return register(fn) if fn is not None else register
+
+    def test(self, *, points: float, hidden: bool = False, title: str = "") -> Callable[[Callable[..., Any]], Any]:
+        """Declare a test worth ``points``; its parameters name probes or built-in fixtures."""
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            params = tuple(inspect.signature(fn).parameters)
+            for p in params:
+                if p not in self.probes and p not in BUILTIN_FIXTURES:
+                    raise SpecError(self.id, f"parameter {p!r} is neither a probe nor a built-in "
+                                    f"({', '.join(BUILTIN_FIXTURES)})", test=fn.__name__)
+            if points < 0:
+                raise SpecError(self.id, "points must not be negative", test=fn.__name__)
+            doc = (inspect.getdoc(fn) or fn.__name__.replace("_", " ")).splitlines()[0]
+            self.tests.append(TestSpec(fn.__name__, fn, float(points), hidden, title or doc, params))
+            return fn
+        return register
+
+    def validate(self) -> None:
+        """Check the declaration as a whole (called when the registry loads it)."""
+        names = [t.name for t in self.tests]
+        if len(set(names)) != len(names):
+            raise SpecError(self.id, "two tests share a name")
+        for rule in self.forbidden:
+            unknown = [t for t in rule.tests if t not in names]
+            if unknown:
+                raise SpecError(self.id, f"forbidden rule zeroes unknown tests {unknown}")
+        if not self.tests:
+            raise SpecError(self.id, "declares no tests")
+
+    # -- the pipeline's side -------------------------------------------------------
+
+    def region(self, ctx: UnitContext) -> list[int]:
+        """Submitted cells of this exercise: tagged for it, or defining one of its names
+        that no tagged cell defines (tags lost). An untagged cell redefining a name of a
+        tagged cell is not part of the exercise: it cannot move the probes past the graded
+        cells."""
+        names = set(self.names)
+        tagged = {code.cell.index for code in ctx.codes if self.id in code.cell.exercise_tags()}
+        untagged_names = names - {n for code in ctx.codes if code.cell.index in tagged for n in code.defines}
+        return [code.cell.index for code in ctx.codes
+                if code.cell.index in tagged or code.defines & untagged_names]
+
+    def plan(self, ctx: UnitContext) -> list[KernelCall]:
+        """The probe requests, each sent right after the exercise's last cell."""
+        region = self.region(ctx)
+        after = ctx.origin_to_position(region[-1]) if region else None
+        calls = []
+        for spec in self.probes.values():
+            secret = ctx.secret if spec.hidden else ""
+            descriptor = spec.descriptor(hidden_rng(secret, self.id, spec.name))
+            ctx.descriptors[f"{self.id}/{spec.name}"] = descriptor
+            seed = derive_seed(secret, self.id, spec.name, "call") if self.seeded_calls else None
+            if seed is not None:
+                ctx.seeds[f"{self.id}/{spec.name}"] = seed
+            request = build_request(descriptor, seed if seed is not None else 0)
+            calls.append(KernelCall(f"{self.id}/{spec.name}", request, spec.timeout or 0.0,
+                                    None if spec.at_end else after))
+        return calls
+
+    def evaluate(self, parts: list[tuple[UnitContext, ExecutionRun]]) -> UnitResult:
+        """Read the probes' answers and score every test (in the first notebook holding it)."""
+        ctx, run = parts[0]
+        return score_exercise(self, ctx, run)
