@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -24,11 +25,12 @@ from grader.errors import GraderError, InputError
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 
-def _add_option_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("grading options (defaults from the config file, see docs/CONFIG.md)")
+def _add_option_flags(parser: argparse.ArgumentParser, only: Sequence[str] = (), title: str = "") -> None:
+    """The grading options as flags; ``only`` keeps those that apply to a subcommand."""
+    group = parser.add_argument_group(title or "grading options (defaults from the config file, see docs/CONFIG.md)")
     group.add_argument("--config", metavar="FILE", help="TOML config file (default: $GRADER_CONFIG or ./d2l-grade.toml)")
     for f in option_fields():
-        if not f.metadata["flag"]:
+        if not f.metadata["flag"] or (only and f.name not in only):
             continue
         flag = "--" + f.name.replace("_", "-")
         unit = f" [{f.metadata['unit']}]" if f.metadata["unit"] else ""
@@ -68,6 +70,7 @@ def _run_grade(argv: Sequence[str]) -> int:
     from grader.pipeline import grade
     from grader.report.gradescope import to_gradescope
     from grader.report.junit import to_junit
+    from grader.report.progress import grading_status
     from grader.report.terminal import print_report
 
     options = _options(args)
@@ -78,8 +81,10 @@ def _run_grade(argv: Sequence[str]) -> int:
     results, bad_input = [], False
     for group in groups:
         try:
-            results.append(grade(group, options=options, exercise_ids=args.exercise, homework_id=args.homework,
-                                 student=args.student or ""))
+            # A spinner with the elapsed time on a terminal (stderr), so a long cell does not look like a hang.
+            with grading_status(", ".join(Path(p).name for p in group), enabled=not args.json):
+                results.append(grade(group, options=options, exercise_ids=args.exercise, homework_id=args.homework,
+                                     student=args.student or ""))
         except InputError as exc:
             if len(groups) == 1:
                 raise
@@ -243,11 +248,14 @@ def _cmd_batch(argv: Sequence[str]) -> int:
     p.add_argument("--homework", metavar="ID", help="grade as this free-form homework")
     p.add_argument("--student-from", default="auto", metavar="auto|filename|folder|metadata",
                    help="where the student id comes from (default auto: the folder's or the notebook's name)")
+    p.add_argument("--trust-metadata", action="store_true",
+                   help="with --student-from metadata: accept a notebook's claimed id even when another upload "
+                        "or an earlier grading has it")
     p.add_argument("--dask", metavar="ADDRESS", help="grade on this Dask scheduler (e.g. tcp://host:8786)")
     _add_option_flags(p)
     args = p.parse_args(argv)
     from grader.classroom.batch import grade_batch
-    from grader.report.progress import RichProgress
+    from grader.report.progress import RichProgress, print_class_totals
 
     options = _options(args)
     # SIGTERM (a scheduler ending the job) stops like Ctrl-C: kernels shut down, and what
@@ -256,10 +264,17 @@ def _cmd_batch(argv: Sequence[str]) -> int:
     if "figures" not in options.explicit:
         # The gradebook feeds `grade report` later: keep the figures' images unless told not to.
         options = dataclasses.replace(options, figures=True)
-    grade_batch(Path(args.submissions), db=Path(args.db), options=options, workers=args.workers,
-                regrade=args.regrade, exercise_ids=args.exercise, homework_id=args.homework,
-                student_from=args.student_from, dask_address=args.dask, progress=RichProgress(),
-                command=" ".join(["grade", "batch", *argv]))
+    progress = RichProgress()
+    command = shlex.join(["grade", "batch", *argv])
+    try:
+        grade_batch(Path(args.submissions), db=Path(args.db), options=options, workers=args.workers,
+                    regrade=args.regrade, exercise_ids=args.exercise, homework_id=args.homework,
+                    student_from=args.student_from, dask_address=args.dask, progress=progress,
+                    command=command, trust_metadata=args.trust_metadata)
+    except KeyboardInterrupt:
+        progress.interrupted(Path(args.db), command)
+        return 130
+    print_class_totals(Path(args.db), progress.console)
     return 0
 
 
@@ -289,7 +304,9 @@ def _cmd_report(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="grade report", description="Write HTML feedback from a gradebook.")
     p.add_argument("--db", required=True, metavar="FILE", help="the gradebook")
     p.add_argument("--html", required=True, metavar="DIR", help="one self-contained DIR/<student>.html each")
-    _add_option_flags(p)
+    # Only the options of grading the solutions once for the reference figures (then cached).
+    _add_option_flags(p, only=("threads", "isolation", "data_dir"),
+                      title="options for grading the solutions' reference figures (once, then cached)")
     args = p.parse_args(argv)
     from grader.report.export import units_in, write_html_reports
     from grader.classroom.gradebook import open_gradebook
@@ -322,6 +339,124 @@ def _cmd_stats(argv: Sequence[str]) -> int:
     return 0
 
 
+def _cmd_gradescope(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade gradescope", description="A Gradescope autograder bundle "
+                                "(see docs/INSTRUCTORS.md).")
+    sub = p.add_subparsers(dest="action", required=True)
+    build = sub.add_parser("build", help="write autograder.zip to upload to a Gradescope programming assignment")
+    build.add_argument("--exercise", action="append", default=[], metavar="ID", help="grade as this exercise "
+                       "(repeatable)")
+    build.add_argument("--homework", metavar="ID", help="grade as this free-form homework")
+    build.add_argument("-o", "--output", required=True, metavar="ZIP", help="the bundle to write")
+    build.add_argument("--config", metavar="FILE", help="TOML grading options to put in the bundle")
+    build.add_argument("--public", action="store_true", help="leave $GRADER_SECRET out of the bundle "
+                       "(hidden tests then run on the public seed)")
+    run = sub.add_parser("run", help="(what run_autograder calls) grade ROOT/submission into "
+                         "ROOT/results/results.json")
+    run.add_argument("--root", metavar="DIR", help="the autograder root (default: $AUTOGRADER_ROOT or /autograder)")
+    args = p.parse_args(argv)
+    from grader.course import gradescope
+
+    if args.action == "build":
+        secret = "" if args.public else os.environ.get("GRADER_SECRET", "")
+        config = gradescope.build_bundle(Path(args.output), exercise_ids=args.exercise, homework_id=args.homework,
+                                         secret=secret, config_file=Path(args.config) if args.config else None)
+        print(f"wrote {args.output}: {config.what}, {config.max_points:g} points, grader {config.grader_version}")
+        print("seeds: secret (keep the zip private: it holds GRADER_SECRET)" if secret else
+              "seeds: public (set GRADER_SECRET before building for hidden inputs only you can reproduce)")
+        print(f"same grading locally: {gradescope.command_line(config)}")
+        return 0
+    from grader.report.gradescope import to_gradescope
+
+    root = Path(args.root) if args.root else gradescope.autograder_root()
+    options = load_options(config_file=gradescope.options_file(root))
+    print(f"wrote {gradescope.run_upload(root, options=options, render=to_gradescope)}")
+    return 0
+
+
+def _cmd_review(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade review", description="A local web page to go through the class one "
+                                "student at a time: hand-mark written answers and discussions, override scores "
+                                "with a reason; saved to the gradebook at once (see docs/INSTRUCTORS.md).")
+    p.add_argument("--db", required=True, metavar="FILE", help="the gradebook")
+    p.add_argument("--grader", metavar="NAME", help="who is marking, stored with every mark (default: $USER)")
+    p.add_argument("--port", type=int, default=0, metavar="N", help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--hand-points", type=float, metavar="P",
+                   help="points each hand-marked item is worth from now on (kept in the gradebook; default 1)")
+    p.add_argument("--open", action="store_true", help="open the page in the default browser")
+    args = p.parse_args(argv)
+    import getpass
+    import webbrowser
+
+    from grader.classroom.review import make_app, serve
+    from grader.report.export import sheet_csv
+
+    db = Path(args.db)
+    app, token = make_app(db, grader=args.grader or getpass.getuser(), hand_points=args.hand_points,
+                          export_csv=sheet_csv)
+
+    def ready(url: str) -> None:
+        print(f"reviewing {db} at {url}  (Ctrl-C to stop; every change is already saved)", flush=True)
+        if args.open:
+            webbrowser.open(url)
+
+    try:
+        serve(app, token, port=args.port, ready=ready)
+    except KeyboardInterrupt:
+        print("review stopped; marks and overrides are in the gradebook")
+    return 0
+
+
+def _cmd_similarity(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="grade similarity", description="Pairs of students whose own code or prose "
+                                "is similar (book code, stubs, prompts and what many share subtracted); evidence "
+                                "for a person to judge, see docs/SIMILARITY.md.")
+    p.add_argument("folder", nargs="?", metavar="FOLDER",
+                   help="folder of submissions (with --db: where the graded notebooks are now, if they moved)")
+    p.add_argument("--db", metavar="FILE", help="a gradebook: compare its graded submissions (extracts kept in it)")
+    p.add_argument("--homework", metavar="ID", help="the homework (default: from the notebooks' metadata)")
+    p.add_argument("--exercise", action="append", default=[], metavar="ID", help="an exercise (repeatable)")
+    p.add_argument("--base", action="append", default=[], metavar="PATH",
+                   help="more base code or text nobody gets flagged for (.ipynb, .py, .md, .txt, or a folder)")
+    p.add_argument("--html", metavar="DIR", help="write DIR/index.html and one page per similar pair")
+    p.add_argument("--csv", metavar="FILE", help="write one row per pair")
+    p.add_argument("--json", action="store_true", help="print the pairs as JSON, most similar first")
+    p.add_argument("--export-dir", metavar="DIR", help="write own code per student and base code for JPlag / Dolos")
+    p.add_argument("--code-threshold", type=float, default=None, metavar="S", help="code score called similar "
+                   "(default 0.4)")
+    p.add_argument("--prose-threshold", type=float, default=None, metavar="S", help="prose score called similar "
+                   "(default 0.4)")
+    p.add_argument("--top", type=int, default=20, metavar="N", help="pairs printed (default 20)")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="processes reading notebooks (default 2)")
+    args = p.parse_args(argv)
+    if not args.folder and not args.db:
+        p.error("give a FOLDER of submissions or --db GRADEBOOK")
+    from grader.classroom import similarity
+    from grader.classroom.similarity.output import export_for_tools, pairs_json, summary_lines, write_csv
+    from grader.report.similarity_html import write_similarity_html
+
+    report = similarity.find_similar(
+        folder=Path(args.folder) if args.folder else None, db=Path(args.db) if args.db else None,
+        homework_id=args.homework, exercise_ids=args.exercise, base_paths=[Path(b) for b in args.base],
+        workers=args.workers, code_threshold=args.code_threshold or similarity.CODE_THRESHOLD,
+        prose_threshold=args.prose_threshold or similarity.PROSE_THRESHOLD)
+    out = sys.stderr if args.json else sys.stdout
+    if args.json:
+        json.dump(pairs_json(report), sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        print("\n".join(summary_lines(report, top=args.top)))
+    if args.html:
+        print(f"wrote {args.html}/index.html and {write_similarity_html(report, Path(args.html))} pair pages",
+              file=out)
+    if args.csv:
+        print(f"wrote {args.csv}: {write_csv(report, Path(args.csv))} pairs", file=out)
+    if args.export_dir:
+        print(f"wrote {export_for_tools(report, Path(args.export_dir))} files in {args.export_dir} "
+              "(see docs/SIMILARITY.md for JPlag and Dolos)", file=out)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "calibrate": _cmd_calibrate,
     "list": _cmd_list,
@@ -332,6 +467,9 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "export": _cmd_export,
     "report": _cmd_report,
     "stats": _cmd_stats,
+    "gradescope": _cmd_gradescope,
+    "review": _cmd_review,
+    "similarity": _cmd_similarity,
 }
 
 

@@ -19,7 +19,8 @@ from platformdirs import user_cache_dir
 
 from grader.errors import ConfigError
 
-__all__ = ["Options", "load_options", "option_fields", "options_reference", "PACKAGE_DIR", "CHECKOUT_DIR"]
+__all__ = ["Options", "load_options", "option_fields", "options_reference", "threads_per_worker", "PACKAGE_DIR",
+           "CHECKOUT_DIR"]
 
 GiB = 1024**3
 PACKAGE_DIR = Path(__file__).resolve().parent  # grader/
@@ -43,6 +44,16 @@ class Options:
     total_timeout: float = option(1200.0, unit="s", help="Longest time the whole notebook may run, probes included.")
     probe_timeout: float = option(120.0, unit="s", help="Longest time one probe (a call of a student's function) may run.")
     startup_timeout: float = option(60.0, unit="s", help="Longest time to wait for a kernel to start.")
+    boot_timeout: float = option(120.0, unit="s", flag=False, help="Longest time the grader's runtime may take to boot in a "
+                                                       "started kernel (importing torch ahead); at least startup_timeout.")
+    begin_timeout: float = option(60.0, unit="s", flag=False, help="Longest time the runtime may take to set the seeds before "
+                                                       "a notebook's first cell.")
+    environment_timeout: float = option(30.0, unit="s", flag=False, help="Longest time to read the kernel's versions and "
+                                                             "threads after the last cell.")
+    kill_grace: float = option(10.0, unit="s", flag=False, help="Time an interrupted cell or probe gets to stop before the "
+                                                    "kernel is killed.")
+    iopub_timeout: float = option(10.0, unit="s", flag=False, help="Time to wait for a cell's last outputs after it finished "
+                                                       "(nbclient's iopub_timeout).")
     memory_limit: int = option(4 * GiB, unit="bytes",
                                help="Memory each process of the student's kernel may allocate (data segment, "
                                     "anonymous mappings); with a memory cgroup, the kernel and its children "
@@ -50,10 +61,14 @@ class Options:
     max_processes: int = option(256, help="Processes and threads the kernel may have at once (needs cgroups).")
     disk_limit: int = option(2 * GiB, unit="bytes", help="Size of the kernel's private working directory (tmpfs).")
     output_limit: int = option(200_000, unit="bytes", help="Output kept per cell; the rest is dropped and marked.")
-    threads: int = option(0, help="Torch/BLAS threads in the kernel; 0 means all cores divided by the workers.")
+    threads: int = option(0, help="Torch/BLAS threads in the kernel; 0 means all cores divided by the workers "
+                                  "(at least 1).")
     isolation: str = option("auto", help="'auto' uses Linux namespaces when it can, 'strict' refuses to grade without them, 'off' runs a plain kernel.")
+    fork_kernels: bool = option(False, help="Fork each kernel from a template process that imported torch, numpy, pandas, matplotlib, d2l and ipykernel once, instead of starting a fresh Python; a fork that fails starts a fresh kernel and the report says so.")
     figures: bool = option(False, help="Keep PNG images of the student's figures (HTML reports turn this on).")
     secret: str = option("", env="GRADER_SECRET", flag=False, help="Instructor secret; hidden inputs and seeds derive from it. Empty means the public seed.")
+    show_hidden: bool = option(False, help="Show hidden tests' inputs and expected values in reports. Off by default "
+                                         "when a secret is set, so what students see never holds them.")
     data_dir: str = option("", env="GRADER_DATA_DIR", help="Data store holding the course's datasets (default: a per-user cache directory).")
     hide_modules: tuple[str, ...] = option((), flag=False, help="Modules the kernel must not import (tests use it to simulate a missing d2l).")
     explicit: frozenset[str] = option(frozenset(), flag=False, help="Names of the options given as command-line flags.")
@@ -73,6 +88,14 @@ class Options:
         """Apply an exercise's own limits, except where a flag was given."""
         keep = {k: v for k, v in overrides.items() if k not in self.explicit}
         return dataclasses.replace(self, **keep) if keep else self
+
+
+def threads_per_worker(workers: int = 1, threads: int = 0) -> int:
+    """Torch/BLAS threads for each of ``workers`` kernels running at once: ``threads`` when
+    given (the option), else the machine's cores shared between them, at least one."""
+    if threads > 0:
+        return threads
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
 def option_fields() -> list[dataclasses.Field[Any]]:

@@ -25,7 +25,7 @@ from grader.engine.prepare import prepare
 from grader.registry import detect_units
 from grader.results import SubmissionResult
 from grader.engine.sandbox import protected_paths
-from grader.seeds import derive_seed
+from grader.seeds import derive_seed, student_secret
 from grader.units.context import UnitContext
 from grader.notebook.static import analyse
 
@@ -64,6 +64,31 @@ def _student_id(notebooks: list[Notebook], given: str) -> str:
     return notebooks[0].path.stem if notebooks else ""
 
 
+WITHHELD = ("(message withheld: this cell ran after the grader's hidden tests had called your functions, "
+            "so its text could repeat their inputs)")
+
+
+def _withhold_later_errors(run: ExecutionRun, calls: Sequence[KernelCall], units: Sequence[Any],
+                           position: Callable[[int], int]) -> None:
+    """Error texts of cells that ran after a hidden probe, replaced: a function may have
+    kept the grader's hidden inputs and a later cell raise them as its message. The
+    exception's class name stays when it is a plain identifier."""
+    hidden = {f"{u.id}/{name}" for u in units for name, spec in getattr(u, "probes", {}).items()
+              if getattr(spec, "hidden", False)}
+    first = min((c.after for c in calls if c.key in hidden and c.after is not None), default=None)
+    if first is None:
+        return  # hidden probes run after the last cell: no cell can see their inputs
+    for record in run.summary.cells:
+        try:
+            later = position(record.index) > first
+        except (KeyError, IndexError):
+            later = True
+        if later and (record.ename or record.evalue):
+            record.evalue = WITHHELD
+            if not (record.ename.replace(".", "").replace("_", "").isalpha() and len(record.ename) <= 60):
+                record.ename = "Exception"
+
+
 def effective_options(options: Options, units: Sequence[Any]) -> Options:
     """The options a notebook holding ``units`` runs with: an exercise may allow more time
     than the defaults; flags still win."""
@@ -98,14 +123,17 @@ async def grade_async(paths: Sequence[str | Path], *, options: Options, exercise
     parts: dict[str, list[tuple[UnitContext, ExecutionRun]]] = {}
     units: dict[str, Any] = {}
     hidden = hidden_paths(paths, options=options, hide=hide)
+    secret = student_secret(options.secret, result.student)
     for nb, code, nb_units in zip(notebooks, codes, per_notebook):
         run_options = effective_options(options, nb_units)
         parameters: dict[str, Any] = {}
         for unit in nb_units:
             parameters.update(unit.parameters)
         prepared = prepare(nb, parameters)
-        ctx = UnitContext(notebook=nb, codes=code, secret=options.secret, origin_to_position=prepared.position,
-                          show_hidden_details=not options.secret, data_root=options.data_path)
+        # hidden inputs are the student's own (secret + id); their values stay out of what
+        # students see unless the instructor asks with --show-hidden
+        ctx = UnitContext(notebook=nb, codes=code, secret=secret, origin_to_position=prepared.position,
+                          show_hidden_details=not options.secret or options.show_hidden, data_root=options.data_path)
         calls: list[KernelCall] = []
         for unit in nb_units:
             for call in unit.plan(ctx):
@@ -115,10 +143,12 @@ async def grade_async(paths: Sequence[str | Path], *, options: Options, exercise
             kernel = new_kernel(run_options, hidden)
             if asyncio.iscoroutine(kernel):
                 kernel = await kernel
-        run = await run_notebook(prepared, calls, run_options, seed=derive_seed(options.secret, "execution"),
+        run = await run_notebook(prepared, calls, run_options, seed=derive_seed(secret, "execution"),
                                  kernel=kernel, hide=hidden)
         run.summary.environment = _environment(run.summary.environment, options)
         result.executions.append(run.summary)
+        if not ctx.show_hidden_details:
+            _withhold_later_errors(run, calls, nb_units, prepared.position)
         ctx.cell_records = run.summary.cells
         for unit in nb_units:
             units.setdefault(unit.id, unit)

@@ -67,12 +67,15 @@ def get_homework(homework_id: str) -> Any:
 
 def _by_names(codes: list[CellCode]) -> list[Exercise]:
     defined = set().union(*(c.defines for c in codes)) if codes else set()
-    found = []
+    hits: dict[str, set[str]] = {}
     for exercise in exercises().values():
-        hits = sum(name in defined for name in exercise.names)
-        if exercise.names and hits >= math.ceil(len(exercise.names) / 2):
-            found.append(exercise)
-    return found
+        found_names = {name for name in exercise.names if name in defined}
+        if exercise.names and len(found_names) >= math.ceil(len(exercise.names) / 2):
+            hits[exercise.id] = found_names
+    # an exercise matched only by names another match also has (control_flow_grad's `f`
+    # in a chain_rule notebook) is that other exercise's
+    return [exercises()[i] for i, names in hits.items()
+            if not any(j != i and names < other for j, other in hits.items())]
 
 
 def detect_units(nb: Notebook, codes: list[CellCode], *, exercise_ids: list[str] | None = None,

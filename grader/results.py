@@ -13,12 +13,24 @@ from typing import Any, Literal
 
 __all__ = [
     "TestResult", "UnitResult", "CellRecord", "Edit", "ExecutionSummary",
-    "SubmissionResult", "to_dict", "from_dict",
+    "SubmissionResult", "to_dict", "from_dict", "TestStatus", "CellStatus", "RunOutcome", "Outcome",
+    "SubmissionStatus", "AnswerStatus",
 ]
 
+# Every status of the grader, typed once. Renderers map each value to words; a new value
+# added here must be added to their tables (mypy checks the Literal uses).
 TestStatus = Literal["passed", "failed", "error"]
 CellStatus = Literal["ok", "error", "timeout", "killed", "memory", "not_run"]
-Outcome = Literal["completed", "timeout", "dead_kernel", "memory_limit", "startup_failed"]
+RunOutcome = Literal["completed", "timeout", "dead_kernel", "memory_limit", "startup_failed"]
+"""How one notebook's execution ended (:attr:`ExecutionSummary.outcome`)."""
+Outcome = Literal["completed", "cell_timeout", "timeout", "dead_kernel", "memory_limit", "startup_failed", ""]
+"""A submission's worst outcome (a :class:`RunOutcome`, or ``cell_timeout`` when every
+notebook completed but a cell was interrupted; empty when it was not graded)."""
+SubmissionStatus = Literal["graded", "invalid", "error"]
+"""graded (a result exists), invalid (the upload cannot be graded: the student's to fix),
+error (the grader failed on it: kept with the traceback, retried by the next run)."""
+AnswerStatus = Literal["ok", "timeout", "killed", "dead_kernel", "no_answer", "tampered", "not_run", "error"]
+"""What came back for one probe request (:class:`grader.protocol.RawAnswer`)."""
 
 
 @dataclass
@@ -90,7 +102,7 @@ class Edit:
 class ExecutionSummary:
     """How one notebook's execution went, as a whole."""
 
-    outcome: Outcome = "completed"
+    outcome: RunOutcome = "completed"
     message: str = ""
     seconds: float = 0.0
     cells: list[CellRecord] = field(default_factory=list)
@@ -99,6 +111,7 @@ class ExecutionSummary:
     isolation: dict[str, Any] = field(default_factory=dict)
     network_attempts: list[str] = field(default_factory=list)
     source_file: str = ""
+    malformed: list[str] = field(default_factory=list)  # kernel messages refused (tampered runtime)
 
 
 @dataclass

@@ -16,9 +16,12 @@ def test_regions_become_placeholders_and_solution_only_cells_go() -> None:
         code("secret_check()", "solution-only"),
     ], exercises=["e"])
     stub = make_stub(sol)
-    assert [c.source for c in stub.cells] == [
+    assert [c.source for c in stub.cells][:2] == [
         "def f(x):\n    raise NotImplementedError(\"your solution here\")\n\nprint('kept')",
         "Answer:\n*Write your answer here.*"]
+    assert stub.cells[-1].source.splitlines()[-2:] == ["", "check('e')"]
+    assert "from grader import check" in stub.cells[-1].source and not stub.cells[-1].metadata.get("tags")
+    assert len(stub.cells) == 3
     assert stub.metadata["d2l_grade"] == {"exercises": ["e"], "stub": True}
     assert stub.cells[0].metadata["tags"] == ["exercise:e"] and stub.cells[0].outputs == []
 

@@ -36,7 +36,7 @@ def test_array_close_reports_like_approx() -> None:
     assert check.message == "`y` has wrong values: 1 of 4 elements differ"
     assert check.detail.splitlines() == [
         "1 of 4 elements differ", "largest absolute difference 5, largest relative 1.25",
-        "index: got vs expected", "  (1, 1): np.float64(9.0) vs np.float64(4.0)"]
+        "index: got vs expected", "  (1, 1): 9.0 vs 4.0"]
     assert check_array_close("y", [1.0, 2.0], tensor([1.0, 2.0 + 1e-9])).passed
     assert check_array_equal("b", [True, False], tensor([True, True], "torch.bool")).message == (
         "`b` has wrong values: 1 of 2 elements differ")

@@ -80,3 +80,60 @@ def test_one_bad_file_among_many_keeps_the_others(tmp_path: Path, capsys: pytest
     captured = capsys.readouterr()
     assert json.loads(captured.out)["score"] == 9
     assert "broken.ipynb" in captured.err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["review", "--db", "missing.sqlite"], "missing.sqlite: no such gradebook"),
+    (["gradescope", "build", "-o", "a.zip"], "give --exercise ID (repeatable) or --homework ID"),
+    (["gradescope", "run", "--root", "nowhere"], "nowhere/source/gradescope.json: not a d2l-grade autograder bundle"),
+])
+def test_staff_commands_refuse_bad_input_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch, argv: list[str],
+                                                     message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    line = _error_line(capsys)
+    assert line.startswith("grade: error: ") and message in line and "\n" not in line
+
+
+def test_review_serves_on_localhost_behind_its_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+    import threading
+    import urllib.error
+    import urllib.request
+
+    import grader.classroom.review as review
+
+    sys.path.insert(0, str(Path(__file__).parent / "staff"))
+    from staffbook import make_gradebook
+
+    db = make_gradebook(tmp_path / "class.sqlite")
+    seen: dict[str, Any] = {}
+    wrong = lambda token: token[:-1] + ("y" if token.endswith("x") else "x")  # noqa: E731
+
+    def serve_once(app: Any, token: str, *, port: int, ready: Any) -> None:
+        from werkzeug.serving import make_server
+
+        server = make_server("127.0.0.1", port, app)
+        ready(f"http://127.0.0.1:{server.server_port}/{token}/")
+        url = f"http://127.0.0.1:{server.server_port}"
+        for path in (f"/{token}/s/alice", "/s/alice", f"/{wrong(token)}/s/alice"):
+            request = urllib.request.Request(url + path)
+            thread = threading.Thread(target=server.handle_request)
+            thread.start()
+            try:
+                seen[path] = urllib.request.urlopen(request, timeout=10).status
+            except urllib.error.HTTPError as exc:
+                seen[path] = exc.code
+            thread.join()
+        server.server_close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(review, "serve", serve_once)
+    assert main(["review", "--db", str(db), "--grader", "tess"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"reviewing {db} at http://127.0.0.1:") and "review stopped" in out
+    token = out.split("http://127.0.0.1:")[1].split("/")[1]
+    assert len(token) >= 24
+    assert seen == {f"/{token}/s/alice": 200, "/s/alice": 404, f"/{wrong(token)}/s/alice": 404}

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from grader.notebook.static import Use, rule_matches
+from grader.notebook.static import CellCode, Use, rule_matches, uses_in
 from grader.values import ArrayValue, FigureValue, FrameValue, Missing, ModuleValue, Raised, Unsupported
 
 __all__ = [
@@ -26,7 +26,11 @@ __all__ = [
     "check_shape", "check_dtype", "check_scalar", "check_array_close", "check_array_equal",
     "check_raises", "check_returns", "check_dict_close", "not_allowed", "check_decreasing",
     "figure_lines", "check_line_matches", "describe", "as_array", "merge_data", "first_missing",
+    "check_pair", "check_uses_autograd", "check_example_calls", "check_hidden_calls", "number", "AUTOGRAD",
 ]
+
+# How a student's function shows that it takes gradients from autograd.
+AUTOGRAD = (".backward", "torch.autograd.grad", "torch.autograd.backward", "torch.func.grad")
 
 ROWS_SHOWN = 5
 
@@ -126,8 +130,23 @@ def describe(value: Any) -> str:
         return f"a DataFrame with {value.nrows} rows and {len(value.columns)} columns"
     if isinstance(value, FigureValue):
         return "a figure"
-    text = repr(value)
+    text = repr(_plain(value))
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python numbers (also inside tuples and lists), so that messages
+    show ``9.0`` rather than numpy's ``np.float64(9.0)``."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)) and len(value) <= 1000:
+        return type(value)(_plain(v) for v in value) if isinstance(value, tuple) else [_plain(v) for v in value]
+    return value
+
+
+def number(value: Any) -> str:
+    """A number as a student reads it: ``9.0``, ``3``, ``True``, ``nan`` (never a numpy repr)."""
+    return repr(_plain(value))
 
 
 def check_defined(name: str, value: Any) -> Check:
@@ -237,7 +256,7 @@ def _mismatch_report(expected: np.ndarray, got: np.ndarray, bad: np.ndarray) -> 
     lines.append("index: got vs expected")
     for i in idx[:ROWS_SHOWN]:
         key = tuple(int(k) for k in i)
-        lines.append(f"  {key}: {got[key]!r} vs {expected[key]!r}")
+        lines.append(f"  {key}: {number(got[key])} vs {number(expected[key])}")
     if len(idx) > ROWS_SHOWN:
         lines.append(f"  ... and {len(idx) - ROWS_SHOWN} more")
     return "\n".join(lines)
@@ -394,3 +413,37 @@ def check_line_matches(name: str, figures: Iterable[FigureValue | dict[str, Any]
         return failed(f"no plotted line has at least {min_points} points for {name}")
     return failed(f"none of the {len(lines)} plotted lines shows {name}",
                   f"closest line is off by up to {best:.3g} (allowed {atol:g})")
+
+
+def check_pair(name: str, value: Any, parts: str) -> Check:
+    """``value`` (what ``name`` returned) is a pair; ``parts`` names its halves, e.g. ``"(W, b)"``."""
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return passed(f"`{name}` returned a pair {parts}")
+    return failed(f"`{name}` should return a pair {parts}, but it returned {describe(value)}")
+
+
+def check_uses_autograd(function: str, codes: Sequence[CellCode]) -> Check:
+    """The notebook function ``function``, or a helper it calls, takes gradients from
+    autograd (``.backward()``, ``torch.autograd.grad``, ``torch.func.grad``)."""
+    if not any(function in code.defines for code in codes):
+        return failed(f"`{function}` is not defined")
+    uses = uses_in(list(codes), roots=(function,))
+    if any(rule_matches(rule, u.name) for u in uses for rule in AUTOGRAD):
+        return passed(f"{function} uses autograd")
+    return failed(f"{function} does not call .backward() or torch.autograd.grad: "
+                  "the gradient must come from automatic differentiation")
+
+
+def _per_call(results: Iterable[tuple[Any, Any]], check_one: Callable[..., Check]) -> list[Check]:
+    return [check_one(*args.args, outcome) for args, outcome in results]
+
+
+def check_example_calls(results: Iterable[tuple[Any, Any]], check_one: Callable[..., Check]) -> Check:
+    """The calls on the exercise text's examples (``check_one(*args, outcome)`` each):
+    every one must be right."""
+    return all_of(*_per_call(results, check_one))
+
+
+def check_hidden_calls(results: Iterable[tuple[Any, Any]], check_one: Callable[..., Check], what: str) -> Check:
+    """The calls on hidden inputs: partial credit for the share that is right."""
+    return fraction_passed(_per_call(results, check_one), what)

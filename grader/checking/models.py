@@ -29,7 +29,8 @@ import numpy as np
 from grader.values import ArrayValue, ModuleValue
 
 __all__ = ["rebuild", "architecture", "accuracy", "test_set", "input_size", "linear_forward", "logits_accuracy",
-           "layer_classes", "evaluate", "Evaluation", "REBUILT", "KERNEL_LOGITS"]
+           "layer_classes", "evaluate", "Evaluation", "REBUILT", "KERNEL_LOGITS", "layer_sequence", "stack_problems",
+           "Layer"]
 
 REBUILT = "rebuilt from parameters"
 KERNEL_LOGITS = "logits from the kernel"
@@ -255,3 +256,64 @@ def evaluate(model: Any, images: np.ndarray, labels: np.ndarray, kernel_logits: 
     if kernel is not None:
         return Evaluation(kernel, KERNEL_LOGITS, described, kernel)
     raise ValueError("the model could not be rebuilt from its parameters and the kernel gave no outputs")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer a rebuilt stack applies: its class and, for Linear, its sizes."""
+
+    kind: str
+    sizes: tuple[int, int] | None = None
+
+    def __str__(self) -> str:
+        return f"Linear({self.sizes[0]}, {self.sizes[1]})" if self.sizes else self.kind
+
+
+def layer_sequence(module: ModuleValue) -> list[Layer] | None:
+    """The layers ``module`` applies, in order, when :func:`rebuild` can rebuild it as a
+    stack of standard layers (Sequential flattened, Dropout and Identity left out), else
+    None: the order of a model with its own ``forward`` cannot be read from its layers."""
+    tree = module.tree
+    if not _is_standard(tree):
+        children = dict(tree.get("children", []))
+        if tree.get("forward_from") != BOOK_MODULE or set(children) != {"net"} or not _is_standard(children["net"]):
+            return None
+        tree = children["net"]
+    out: list[Layer] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        cls, cfg = str(node.get("class")), node.get("config", {})
+        if cls == "Sequential":
+            for _, child in node.get("children", []):
+                walk(child)
+        elif cls == "Linear":
+            out.append(Layer(cls, (int(cfg.get("in_features", 0)), int(cfg.get("out_features", 0)))))
+        elif cls not in PASS_THROUGH:
+            out.append(Layer(cls))
+    walk(tree)
+    return out
+
+
+def stack_problems(layers: list[Layer], *, min_hidden: int, activation: str | None = None) -> list[str]:
+    """What keeps ``layers`` from being a classifier with at least ``min_hidden`` hidden
+    layers, each followed by a nonlinearity (``activation``, a class name, if given), that
+    ends in logits. Each problem is a sentence for the student; none means it is one."""
+    problems = []
+    linear = [i for i, layer in enumerate(layers) if layer.kind == "Linear"]
+    if len(linear) - 1 < min_hidden:
+        problems.append(f"it has {max(len(linear) - 1, 0)} hidden layer(s), the exercise asks for at "
+                        f"least {min_hidden}: add a Linear layer (and its activation) before the output layer")
+    for a, b in zip(linear, linear[1:]):
+        between = [layer.kind for layer in layers[a + 1:b]]
+        acts = [k for k in between if k in ACTIVATIONS]
+        if not acts:
+            problems.append(f"no nonlinearity between {layers[a]} and {layers[b]}: two linear layers in a row are "
+                            "one linear map, so the hidden layer adds nothing")
+        elif activation and any(k != activation for k in acts):
+            problems.append(f"the activation after {layers[a]} is {acts[0]}, the exercise asks for {activation}")
+    last = layers[-1].kind if layers else ""
+    if last in ("Softmax", "LogSoftmax"):
+        problems.append(f"it ends in {last}: return the logits (the cross-entropy loss applies the softmax itself)")
+    elif last and last != "Linear":
+        problems.append(f"it ends in {last} after the output layer: the output layer's scores are the logits")
+    return problems

@@ -34,7 +34,7 @@ from grader.values import Missing, Raised, decode_outcome
 
 __all__ = [
     "Value", "Calls", "Steps", "CallResults", "Args", "Frame", "call", "glob", "ref", "const", "array", "fashion",
-    "logits", "take", "build_request", "read_answer", "ProbeDescriptor",
+    "logits", "take", "build_request", "guarded_calls", "GuardedCall", "read_answer", "ProbeDescriptor",
 ]
 
 
@@ -231,21 +231,86 @@ def _as_args(item: Any) -> Args:
     return Args((item,))
 
 
-def build_request(descriptor: ProbeDescriptor, seed: int) -> dict[str, Any]:
-    """The JSON request the kernel's runtime evaluates for ``descriptor``."""
-    if isinstance(descriptor, Value):
-        return {"seed": seed, "steps": [["value", glob(descriptor.name)]], "return": ["value"]}
+def _called_globals(descriptor: ProbeDescriptor) -> set[str]:
+    """The notebook functions a probe calls by name."""
     if isinstance(descriptor, Calls):
+        return {descriptor.function}
+    if not isinstance(descriptor, Steps):
+        return set()
+    found: set[str] = set()
+    stack: list[Any] = list(descriptor.steps.values())
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            fn = node.get("fn")
+            if node.get("kind") in ("call", "map") and isinstance(fn, dict) and fn.get("kind") == "global":
+                found.add(str(fn.get("name")))
+            stack += node.values()
+        elif isinstance(node, (list, tuple)):
+            stack += node
+    return found
+
+
+def build_request(descriptor: ProbeDescriptor, seed: int | None = None, *,
+                  guard: Sequence[tuple[Sequence[str], Sequence[str]]] = ()) -> dict[str, Any]:
+    """The JSON request the kernel's runtime evaluates for ``descriptor``: the one place
+    probe requests are made (exercises, homework checkpoints, model reads).
+
+    ``seed`` reseeds random, numpy and torch before the probe (and before every call of a
+    :class:`Calls`); None leaves the notebook's random stream alone. ``guard`` lists the
+    exercise's forbidden rules as ``(rules, functions)`` pairs (``(("numpy", "torch"),
+    ("broadcast_shape",))``): while the probe calls one of those functions, the runtime
+    records every call of a callable the rules name, whatever alias reached it, and
+    :func:`guarded_calls` reads the records back (indices refer to ``guard``)."""
+    if isinstance(descriptor, Value):
+        request: dict[str, Any] = {"steps": [["value", glob(descriptor.name)]], "return": ["value"]}
+    elif isinstance(descriptor, Calls):
         calls = []
         for item in map(_as_args, descriptor.inputs):
             calls.append({"args": [_node(a) for a in item.args],
                           "kwargs": {k: _node(v) for k, v in item.kwargs.items()}})
         node = {"kind": "map", "fn": glob(descriptor.function), "calls": calls, "seed": seed}
-        return {"seed": seed, "steps": [["calls", node]], "return": ["calls"], "max_bytes": descriptor.max_bytes}
-    if isinstance(descriptor, Steps):
-        return {"seed": seed, "steps": [[k, v] for k, v in descriptor.steps.items()],
-                "return": list(descriptor.returns), "max_bytes": descriptor.max_bytes}
-    raise TypeError(f"not a probe descriptor: {descriptor!r}")
+        request = {"steps": [["calls", node]], "return": ["calls"], "max_bytes": descriptor.max_bytes}
+    elif isinstance(descriptor, Steps):
+        request = {"steps": [[k, v] for k, v in descriptor.steps.items()], "return": list(descriptor.returns),
+                   "max_bytes": descriptor.max_bytes}
+    else:
+        raise TypeError(f"not a probe descriptor: {descriptor!r}")
+    request["seed"] = seed
+    called = _called_globals(descriptor)
+    groups = [{"rule": i, "rules": list(rules), "functions": sorted(called & set(functions))}
+              for i, (rules, functions) in enumerate(guard) if called & set(functions)]
+    if groups:
+        request["guard"] = groups
+    return request
+
+
+@dataclass(frozen=True)
+class GuardedCall:
+    """A forbidden callable the kernel saw called while a probe ran: the index of the rule
+    group in the request's ``guard`` (-1: the student's code removed the guard), the
+    callable's name (``numpy.broadcast_shapes``, ``.norm``, ``import scipy``) and the
+    student function the grader was calling."""
+
+    rule: int
+    name: str
+    function: str
+
+
+def guarded_calls(answer: RawAnswer | None) -> list[GuardedCall]:
+    """The forbidden calls recorded in a probe's answer (empty when none, or when the
+    answer carries nothing readable). Only ever a reason to take points away: a kernel
+    that hides its calls still faces the static rules and the hidden inputs."""
+    if answer is None or answer.status != "ok" or not isinstance(answer.payload, dict):
+        return []
+    found = answer.payload.get("guarded")
+    if not isinstance(found, list):
+        return []
+    out = []
+    for item in found[:50]:
+        if isinstance(item, dict) and isinstance(item.get("rule"), int) and isinstance(item.get("name"), str):
+            out.append(GuardedCall(item["rule"], item["name"][:200], str(item.get("function", ""))[:200]))
+    return out
 
 
 def _missing_name(raised: Raised, name: str) -> Missing | Raised:

@@ -28,16 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from grader.config import Options
+from grader.config import Options, threads_per_worker
 from grader.classroom.gradebook import Gradebook, Record, open_gradebook
-from grader.classroom.graded import Graded, grade_submission, options_to_dict
+from grader.classroom.graded import Graded, grade_submission, internal_error, options_to_dict
 from grader.pipeline import grader_version
 from grader.engine.pool import KernelKey, KernelPool
 from grader.registry import exercises, homeworks
 from grader.engine.sandbox import detect_isolation
 from grader.classroom.submissions import Submission, describe, find_submissions
 
-__all__ = ["BatchSummary", "BatchProgress", "grade_batch", "default_workers", "SPARE_KERNELS"]
+__all__ = ["BatchSummary", "BatchProgress", "grade_batch", "default_workers", "unstarted", "SPARE_KERNELS"]
 
 # Kernels booted ahead beyond those the workers are using. Booting is CPU work like
 # grading: more spares than this only make the kernels compete for the cores (measured
@@ -47,7 +47,7 @@ SPARE_KERNELS = 1
 
 def default_workers() -> int:
     """One worker per core."""
-    return max(1, os.cpu_count() or 1)
+    return threads_per_worker(1)
 
 
 @dataclass
@@ -145,7 +145,7 @@ async def _grade_local(todo: Sequence[Submission], *, options: Options, workers:
                        homework_id: str | None, hide: Sequence[str], ahead: int,
                        on_done: Callable[[Submission, Graded], None], summary: BatchSummary) -> None:
     keys = [KernelKey(opts, hidden, preload, options.threads)
-            for sub in todo if not sub.problem
+            for sub in todo if not sub.problem and not sub.fault
             for opts, hidden, preload in zip(sub.run_options, sub.hidden, sub.preload)]
     queue: collections.deque[Submission] = collections.deque(todo)
     async with KernelPool() as pool:
@@ -170,14 +170,17 @@ async def _grade_local(todo: Sequence[Submission], *, options: Options, workers:
         async def worker() -> None:
             while queue:
                 sub = queue.popleft()
-                if sub.problem:
-                    on_done(sub, Graded("invalid", "", sub.problem))
+                if sub.problem or sub.fault:
+                    on_done(sub, unstarted(sub))
                     continue
                 counter = [0]
-                graded = await grade_submission(
-                    sub.notebooks, student=sub.student, options=options, exercise_ids=exercise_ids,
-                    homework_id=homework_id, hide=hide,
-                    new_kernel=lambda o, h, sub=sub, counter=counter: new_kernel(sub, counter, o, h))
+                try:
+                    graded = await grade_submission(
+                        sub.notebooks, student=sub.student, options=options, exercise_ids=exercise_ids,
+                        homework_id=homework_id, hide=hide,
+                        new_kernel=lambda o, h, sub=sub, counter=counter: new_kernel(sub, counter, o, h))
+                except Exception as exc:  # e.g. the kernel pool failed: this submission's error row
+                    graded = internal_error(exc)
                 on_done(sub, graded)
 
         warm_next(workers + ahead)  # the first kernel of each worker, and the spares
@@ -185,6 +188,11 @@ async def _grade_local(todo: Sequence[Submission], *, options: Options, workers:
         summary.pool = {"warm": pool.stats.warm, "cold": pool.stats.cold, "failed": pool.stats.failed,
                         "mean_boot_seconds": round(sum(pool.stats.boot_seconds) / len(pool.stats.boot_seconds), 2)
                         if pool.stats.boot_seconds else None}
+
+
+def unstarted(sub: Submission) -> Graded:
+    """The row of a submission refused before grading: invalid (``problem``) or error (``fault``)."""
+    return Graded("invalid", "", sub.problem) if sub.problem else Graded("error", "", sub.fault)
 
 
 def _environment(options: Options) -> dict[str, Any]:
@@ -204,21 +212,21 @@ def _environment(options: Options) -> dict[str, Any]:
 def grade_batch(root: str | Path, *, db: str | Path, options: Options, workers: int = 0, regrade: bool = False,
                 exercise_ids: Sequence[str] = (), homework_id: str | None = None, student_from: str = "auto",
                 dask_address: str | None = None, progress: BatchProgress | None = None,
-                command: str = "grade batch", ahead: int | None = None) -> BatchSummary:
+                command: str = "grade batch", ahead: int | None = None, trust_metadata: bool = False) -> BatchSummary:
     """Grade every submission in ``root`` not already in the gradebook ``db``; see the module doc."""
     started = time.monotonic()
     progress = progress or _Silent()
     root = Path(root)
     workers = workers or default_workers()
     if not options.threads and not dask_address:  # on Dask, each worker shares its own cores
-        options = dataclasses.replace(options, threads=max(1, (os.cpu_count() or 1) // workers))
+        options = dataclasses.replace(options, threads=threads_per_worker(workers))
     summary = BatchSummary(workers=workers, backend="dask" if dask_address else "local")
     with open_gradebook(db, write=True) as book:
         subs = find_submissions(root)
         # The kernel must not see other students' work nor the gradebook.
         hide = [str(root.resolve())] + [str(Path(str(db) + s).resolve()) for s in ("", "-wal", "-shm")]
         describe(subs, root, options=options, exercise_ids=exercise_ids, homework_id=homework_id,
-                 student_from=student_from, hide=hide)
+                 student_from=student_from, hide=hide, trust_metadata=trust_metadata, known_sources=book.sources)
         summary.found = len(subs)
         todo = _to_grade(book, subs, regrade, summary)
         versions = {u.id: str(u.version) for u in [*exercises().values(), *homeworks().values()]}
@@ -231,9 +239,12 @@ def grade_batch(root: str | Path, *, db: str | Path, options: Options, workers: 
 
         def on_done(sub: Submission, graded: Graded) -> None:
             record = _record(sub, graded)
-            book.record(summary.run_id, record)  # one transaction, committed now
+            book.record(summary.run_id, record)  # one transaction, committed now; never fails for the result
             _count(summary, sub, record)
-            progress.finished(sub, record, summary)
+            try:
+                progress.finished(sub, record, summary)
+            except Exception:  # noqa: BLE001 - a display failure must not stop the class's grading
+                pass
 
         if dask_address:
             from grader.classroom.distributed import grade_on_dask

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import tempfile
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from grader.config import Options
+from grader.config import Options, threads_per_worker
 from grader.classroom.graded import Graded, grade_submission, options_from_dict, options_to_dict
 from grader.results import SubmissionResult
 from grader.classroom.submissions import Submission
@@ -55,7 +54,7 @@ def grade_task(payload: dict[str, Any]) -> dict[str, Any]:
     """Run on a Dask worker: grade one submission, return :meth:`Graded.to_dict`."""
     options = options_from_dict(payload["options"])
     if not options.threads:
-        options = dataclasses.replace(options, threads=max(1, (os.cpu_count() or 1) // _worker_threads()))
+        options = dataclasses.replace(options, threads=threads_per_worker(_worker_threads()))
     with tempfile.TemporaryDirectory(prefix="d2lg-task-") as tmp:
         paths, names = [], {}
         for item in payload["files"]:
@@ -91,10 +90,10 @@ def grade_on_dask(todo: Sequence[Submission], *, address: str, options: Options,
     except ImportError:
         from grader.errors import InputError
         raise InputError("--dask needs dask.distributed: pip install 'd2l-grade[dask]'") from None
-    invalid = [sub for sub in todo if sub.problem]
-    for sub in invalid:
-        on_done(sub, Graded("invalid", "", sub.problem))
-    runnable = [sub for sub in todo if not sub.problem]
+    refused = [sub for sub in todo if sub.problem or sub.fault]
+    for sub in refused:
+        on_done(sub, Graded("invalid", "", sub.problem) if sub.problem else Graded("error", "", sub.fault))
+    runnable = [sub for sub in todo if not sub.problem and not sub.fault]
     if not runnable:
         return
     with Client(address) as client:

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from grader.errors import GradebookError
-from grader.results import SubmissionResult, from_dict, to_dict
+from grader.results import SubmissionResult, SubmissionStatus, from_dict, to_dict
 
 __all__ = ["SCHEMA_VERSION", "APPLICATION_ID", "Gradebook", "Record", "StoredSubmission", "open_gradebook",
-           "iter_results", "now_iso"]
+           "iter_results", "now_iso", "storable"]
 
 SCHEMA_VERSION = 1
 # PRAGMA application_id marks the file as ours ("d2lg" in ASCII), so a foreign SQLite
@@ -108,6 +108,77 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+MAX_RESULT_JSON = 16 * 1024 * 1024  # characters of one result's JSON; bigger loses details and extra
+MAX_STORABLE_DEPTH = 60
+
+
+def _text(value: str) -> str:
+    """Text SQLite can store: lone surrogates (from a forged kernel message) replaced."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def _canonical(value: Any) -> str:
+    try:
+        return _text(canonical(value))
+    except (TypeError, ValueError, RecursionError):
+        return _text(canonical(storable(value, [])))
+
+
+def storable(value: Any, dropped: list[str], where: str = "result", depth: int = 0) -> Any:
+    """``value`` as plain JSON data; what JSON cannot hold becomes ``{"__unencodable__": type}``
+    and its place is appended to ``dropped``."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value if type(value) in (bool, int, float, type(None)) else _plain_number(value)
+    if isinstance(value, str):
+        return _text(value)
+    if depth > MAX_STORABLE_DEPTH:
+        dropped.append(f"{where} (nested too deep)")
+        return {"__unencodable__": "nested too deep"}
+    if isinstance(value, dict):
+        return {_text(str(k)): storable(v, dropped, f"{where}.{k}", depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v, dropped, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
+    dropped.append(f"{where} ({type(value).__name__})")
+    return {"__unencodable__": type(value).__name__}
+
+
+def _plain_number(value: Any) -> Any:
+    return bool(value) if isinstance(value, bool) else int(value) if isinstance(value, int) else float(value)
+
+
+def _result_json(result: SubmissionResult) -> tuple[str, list[str]]:
+    """The result's JSON and notes on what had to be changed to store it."""
+    data = to_dict(result)
+    notes: list[str] = []
+    try:
+        text = json.dumps(data, ensure_ascii=False)
+        text.encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError, RecursionError, OverflowError):
+        dropped: list[str] = []
+        text = json.dumps(storable(data, dropped), ensure_ascii=False)
+        if dropped:
+            notes.append(f"{len(dropped)} values could not be stored as JSON: {', '.join(dropped[:5])}"
+                         + (" ..." if len(dropped) > 5 else ""))
+    if len(text) > MAX_RESULT_JSON:
+        size = len(text)
+        data = json.loads(text)
+        for unit in data.get("units", []):
+            unit["extra"] = {"dropped": "too large to store"}
+            for test in unit.get("tests", []):
+                test["details"] = {}
+                test["message"] = test["message"][:2000]
+        data["executions"] = [dict(e, cells=e["cells"][:500], malformed=e.get("malformed", [])[:5])
+                              for e in data.get("executions", [])]
+        text = json.dumps(data, ensure_ascii=False)
+        notes.append(f"the result's {size:,} characters were over the cap of {MAX_RESULT_JSON:,}: "
+                     "test details and extra were dropped")
+    return text, notes
+
+
 @dataclass
 class Record:
     """One graded (or refused) submission, ready to be committed."""
@@ -117,7 +188,7 @@ class Record:
     files: list[dict[str, str]]
     file_hash: str
     unit_versions: dict[str, str]
-    status: str  # graded | invalid | error
+    status: SubmissionStatus
     outcome: str = ""
     message: str = ""
     submitted_at: str | None = None
@@ -220,15 +291,15 @@ class Gradebook:
             cur = self.conn.execute(
                 "INSERT INTO runs (started_at, grader_version, command, backend, workers, seed_policy, options, "
                 "exercise_versions, environment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (now_iso(), grader_version, command, backend, workers, seed_policy, canonical(options),
-                 canonical(exercise_versions), canonical(environment)))
+                (now_iso(), grader_version, command, backend, workers, seed_policy, _canonical(options),
+                 _canonical(exercise_versions), _canonical(environment)))
             return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, summary: dict[str, Any]) -> None:
         """Record the end of a run and its counts (a run killed midway keeps finished_at empty)."""
         with self._transaction():
             self.conn.execute("UPDATE runs SET finished_at = ?, summary = ? WHERE id = ?",
-                              (now_iso(), canonical(summary), run_id))
+                              (now_iso(), _canonical(summary), run_id))
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run, oldest first."""
@@ -245,24 +316,44 @@ class Gradebook:
         return json.loads(row[0]) if row else None
 
     def record(self, run_id: int, rec: Record) -> int:
-        """Commit one submission (its row, its tests, its result JSON) in one transaction."""
+        """Commit one submission (its row, its tests, its result JSON) in one transaction.
+
+        Never fails for what the result holds: a value JSON cannot hold is stored as a
+        marker and named in the row's message; a result that cannot be stored at all
+        leaves an ``error`` row saying why (retried by the next run). Only a broken
+        database (disk full, file removed) raises."""
+        try:
+            return self._insert(run_id, rec)
+        except Exception as exc:  # the row must exist, whatever the result holds
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            why = f"the gradebook could not store this grading ({type(exc).__name__}: {_text(str(exc))[:300]})"
+            fallback = Record(student=rec.student, source=rec.source, files=rec.files, file_hash=rec.file_hash,
+                              unit_versions=rec.unit_versions, status="error", outcome="",
+                              message=why + ("\n" + rec.message if rec.message else ""),
+                              submitted_at=rec.submitted_at, seconds=rec.seconds)
+            return self._insert(run_id, fallback)
+
+    def _insert(self, run_id: int, rec: Record) -> int:
         result = rec.result
+        student = _text(rec.student)
+        result_json, notes = _result_json(result) if result is not None else (None, [])
+        message = _text(rec.message + "".join(f"\n[gradebook: {n}]" for n in notes))
         with self._transaction():
-            self.conn.execute("INSERT OR IGNORE INTO students (id, first_seen) VALUES (?, ?)", (rec.student, now_iso()))
+            self.conn.execute("INSERT OR IGNORE INTO students (id, first_seen) VALUES (?, ?)", (student, now_iso()))
             attempt = self.conn.execute("SELECT COALESCE(MAX(attempt), 0) + 1 FROM submissions WHERE student_id = ?",
-                                        (rec.student,)).fetchone()[0]
+                                        (student,)).fetchone()[0]
             cur = self.conn.execute(
                 "INSERT INTO submissions (student_id, attempt, run_id, source, files, file_hash, unit_versions, "
                 "submitted_at, graded_at, status, outcome, message, score, max_score, seconds, result_json) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (rec.student, attempt, run_id, rec.source, canonical(rec.files), rec.file_hash,
-                 canonical(rec.unit_versions), rec.submitted_at, now_iso(), rec.status, rec.outcome, rec.message,
-                 result.score if result else None, result.max_score if result else None, rec.seconds,
-                 json.dumps(to_dict(result), ensure_ascii=False) if result else None))
+                (student, attempt, run_id, _text(rec.source), _canonical(rec.files), rec.file_hash,
+                 _canonical(rec.unit_versions), rec.submitted_at, now_iso(), rec.status, rec.outcome, message,
+                 result.score if result else None, result.max_score if result else None, rec.seconds, result_json))
             submission_id = int(cur.lastrowid or 0)
             if result is not None:
-                rows = [(submission_id, i, unit.id, unit.version, test.name, test.score, test.max_score, test.status,
-                         test.message, int(test.hidden))
+                rows = [(submission_id, i, _text(unit.id), _text(str(unit.version)), _text(test.name),
+                         float(test.score), float(test.max_score), test.status, _text(test.message), int(test.hidden))
                         for i, (unit, test) in enumerate((u, t) for u in result.units for t in u.tests)]
                 self.conn.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return submission_id
@@ -284,15 +375,24 @@ class Gradebook:
             f"ORDER BY s.student_id, r.position").fetchall()
         return [dict(r) for r in rows]
 
+    def sources(self, student: str) -> set[str]:
+        """The upload names (file or folder name) this student's rows were graded from."""
+        rows = self.conn.execute("SELECT DISTINCT source FROM submissions WHERE student_id = ?", (student,))
+        return {Path(r[0]).name for r in rows}
+
     @staticmethod
     def _stored(row: sqlite3.Row, with_results: bool) -> StoredSubmission:
         result = None
+        message = row["message"]
         if with_results and row["result_json"]:
-            result = from_dict(SubmissionResult, json.loads(row["result_json"]))
+            try:
+                result = from_dict(SubmissionResult, json.loads(row["result_json"]))
+            except Exception as exc:  # a row written by another version, or damaged: shown, not fatal
+                message = f"the stored result could not be read ({type(exc).__name__}: {exc}); {message}"
         return StoredSubmission(
             id=row["id"], student=row["student_id"], attempt=row["attempt"], run_id=row["run_id"],
             source=row["source"], file_hash=row["file_hash"], unit_versions=json.loads(row["unit_versions"]),
-            graded_at=row["graded_at"], status=row["status"], outcome=row["outcome"], message=row["message"],
+            graded_at=row["graded_at"], status=row["status"], outcome=row["outcome"], message=message,
             score=row["score"], max_score=row["max_score"], seconds=row["seconds"], files=json.loads(row["files"]),
             result=result)
 

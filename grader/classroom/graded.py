@@ -18,17 +18,19 @@ from typing import Any, Callable, Sequence
 from grader.config import Options
 from grader.errors import InputError
 from grader.pipeline import grade_async
-from grader.results import SubmissionResult, from_dict, to_dict
+from grader.results import Outcome, SubmissionResult, SubmissionStatus, from_dict, to_dict
 
-__all__ = ["Graded", "assess", "grade_submission", "options_to_dict", "options_from_dict"]
+__all__ = ["Graded", "assess", "grade_submission", "internal_error", "options_to_dict", "options_from_dict"]
+
+MAX_TRACEBACK = 20_000  # characters of traceback kept in an error row
 
 
 @dataclass
 class Graded:
     """What grading one submission gave: status, worst outcome, message, the result."""
 
-    status: str  # graded | invalid | error
-    outcome: str = ""
+    status: SubmissionStatus
+    outcome: Outcome = ""
     message: str = ""
     seconds: float = 0.0
     result: SubmissionResult | None = None
@@ -53,6 +55,7 @@ def assess(result: SubmissionResult) -> Graded:
     memory_limit, startup_failed); ``cell_timeout`` when every notebook completed but a
     cell had to be interrupted (the run went on, later exercises were graded)."""
     bad = [e for e in result.executions if e.outcome != "completed"]
+    outcome: Outcome
     if bad:
         outcome = bad[0].outcome
         message = "; ".join(f"{Path(e.source_file).name}: {e.message or e.outcome}" for e in bad)
@@ -60,7 +63,7 @@ def assess(result: SubmissionResult) -> Graded:
         stuck = [(e, c) for e in result.executions for c in e.cells if c.status in ("timeout", "killed")]
         outcome = "cell_timeout" if stuck else "completed"
         message = "; ".join(f"{Path(e.source_file).name}: cell {c.index + 1} {c.evalue}" for e, c in stuck)
-    status = "error" if outcome == "startup_failed" else "graded"
+    status: SubmissionStatus = "error" if outcome == "startup_failed" else "graded"
     return Graded(status, outcome, message, result.seconds, result)
 
 
@@ -68,16 +71,34 @@ async def grade_submission(paths: Sequence[Path], *, student: str, options: Opti
                            exercise_ids: Sequence[str] = (), homework_id: str | None = None,
                            hide: Sequence[str | Path] = (),
                            new_kernel: Callable[[Options, Sequence[str]], Any] | None = None) -> Graded:
-    """Grade ``paths`` as one submission; never raises for what a notebook does."""
+    """Grade ``paths`` as one submission; never raises for what a notebook does.
+
+    Any exception of any stage (a decoder, static analysis, scoring, a renderer of
+    ``extra``) becomes an ``error`` row for this submission only, with the traceback
+    kept for staff; Ctrl-C and task cancellation still stop the batch."""
     try:
         result = await grade_async(paths, options=options, exercise_ids=exercise_ids, homework_id=homework_id,
                                    student=student, new_kernel=new_kernel, hide=hide)
+        return assess(result)
     except InputError as exc:
         return Graded("invalid", "", str(exc))
-    except Exception as exc:  # the grader's own fault: recorded, retried next run
-        last = traceback.format_exc(limit=-3)
-        return Graded("error", "", f"internal grading error: {type(exc).__name__}: {exc}\n{last}")
-    return assess(result)
+    except Exception as exc:  # the grader's own fault (RecursionError, MemoryError included)
+        return internal_error(exc)
+
+
+def internal_error(exc: BaseException, where: str = "internal grading error") -> Graded:
+    """An ``error`` outcome for ``exc``: one summary line, then the traceback for staff."""
+    try:
+        text = "".join(traceback.format_exception(exc))
+    except Exception:  # formatting a RecursionError's traceback can fail in turn
+        text = f"{type(exc).__name__} (traceback unavailable)"
+    if len(text) > MAX_TRACEBACK:
+        text = text[:MAX_TRACEBACK // 2] + "\n[... traceback cut ...]\n" + text[-MAX_TRACEBACK // 2:]
+    try:
+        first = str(exc).splitlines()[0][:300] if str(exc) else ""
+    except Exception:
+        first = "<unprintable>"
+    return Graded("error", "", f"{where}: {type(exc).__name__}: {first}\n{text}")
 
 
 def options_to_dict(options: Options) -> dict[str, Any]:

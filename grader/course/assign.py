@@ -4,6 +4,9 @@ In code cells, each region between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` b
 one ``raise NotImplementedError(...)`` at the marker's indentation. In markdown cells the
 same markers (in any comment style) surround a model answer, which becomes a prompt.
 Cells tagged ``solution-only`` are dropped; outputs and execution counts are cleared.
+Every stub ends with a cell that runs the student's local check, ``check("<id>")``, for
+each exercise the notebook declares (while the grader runs a notebook, ``check`` is a
+stand-in that only prints a line, so the cell is harmless when graded).
 A test compares every stub in ``exercises/`` with what this produces, so stale stubs fail.
 """
 
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["make_stub", "stub_path", "assign_all", "stale_stubs", "SOLUTION_ONLY_TAG"]
+__all__ = ["make_stub", "stub_path", "assign_all", "stale_stubs", "check_cell", "SOLUTION_ONLY_TAG"]
 
 BEGIN = re.compile(r"^(?P<indent>\s*)(#|<!--)\s*BEGIN SOLUTION\b")
 END = re.compile(r"^\s*(#|<!--)\s*END SOLUTION\b")
@@ -45,6 +48,15 @@ def _strip_regions(source: str, placeholder: str, where: str) -> str:
     return "\n".join(out)
 
 
+def check_cell(exercise_ids: list[str]) -> nbformat.NotebookNode:
+    """The last cell of a stub: the student's local check of each exercise."""
+    calls = "\n".join(f"check({exercise_id!r})" for exercise_id in exercise_ids)
+    source = ("# Check your work: save the notebook first (File > Save), then run this cell. It grades the\n"
+              "# saved file with the public tests in a fresh kernel of its own and prints the report here.\n"
+              f"from grader import check\n\n{calls}")
+    return nbformat.v4.new_code_cell(source)
+
+
 def make_stub(solution: nbformat.NotebookNode, name: str = "solution") -> nbformat.NotebookNode:
     """The student's stub of ``solution``."""
     stub = nbformat.v4.new_notebook(metadata=json.loads(json.dumps(solution.metadata)))
@@ -62,6 +74,9 @@ def make_stub(solution: nbformat.NotebookNode, name: str = "solution") -> nbform
                                                             metadata=meta))
         else:
             stub.cells.append(nbformat.v4.new_raw_cell(cell.source, metadata=meta))
+    declared = solution.metadata.get("d2l_grade", {}).get("exercises", [])
+    if declared:
+        stub.cells.append(check_cell([str(e) for e in declared]))
     for i, cell in enumerate(stub.cells):
         cell["id"] = f"cell-{i}"
     return stub

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from grader.config import CHECKOUT_DIR, Options
+from grader.config import CHECKOUT_DIR, Options, threads_per_worker
 from grader.errors import GraderError
 from grader.notebook.load import read_notebook, units_in_metadata
 from grader.pipeline import grade_async
@@ -103,5 +103,5 @@ def validate(ids: Sequence[str], options: Options, workers: int = 0) -> list[Val
     """Grade every solution and stub (or those of ``ids``); each row says whether it is right."""
     workers = workers or os.cpu_count() or 1
     if not options.threads:
-        options = dataclasses.replace(options, threads=max(1, (os.cpu_count() or 1) // workers))
+        options = dataclasses.replace(options, threads=threads_per_worker(workers))
     return asyncio.run(_validate(ids, options, workers))

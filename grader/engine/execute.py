@@ -25,17 +25,18 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from grader.config import Options
+from grader.config import Options, threads_per_worker
 from grader.protocol import ExecutionRun, KernelCall, RawAnswer
 from grader.engine.prepare import Prepared
 from grader.results import CellRecord, ExecutionSummary
 from grader.engine.runtime import MIME_EVENT, MIME_RESULT, answer_code, begin_code, boot_code
+from grader.engine.forkserver import describe_start, kernel_manager
 from grader.engine.sandbox import Isolation, MalformedMessage, Sandbox, SandboxKernelManager, detect_isolation
-from grader.values import decode_outcome
+from grader.values import Malformed, decode_outcome
+from grader.wire import EVENT_BYTES, LIMITS, RUN_EVENT_BYTES, WireError, check_tree, clean_environment, clean_event
 
 __all__ = ["Kernel", "execute", "run_notebook"]
 
-KILL_GRACE = 10.0
 MALFORMED = "the kernel sent a malformed message (the notebook tampered with the kernel's messaging); it was stopped"
 TRUNCATION_NOTE = "[d2l-grade: output beyond"
 MEMORY_MARKERS = ("can't allocate memory", "not enough memory", "cannot allocate memory", "bad_alloc",
@@ -49,13 +50,15 @@ class GradingClient(NotebookClient):
     def __init__(self, nb: nbformat.NotebookNode, km: SandboxKernelManager, options: Options, **kw: Any) -> None:
         super().__init__(nb, km=km, timeout=int(options.cell_timeout), interrupt_on_timeout=True,
                          allow_errors=True, startup_timeout=int(options.startup_timeout),
-                         iopub_timeout=10, record_timing=False, coalesce_streams=True, **kw)
+                         iopub_timeout=int(options.iopub_timeout), record_timing=False, coalesce_streams=True, **kw)
         self.output_limit = options.output_limit
         self.deadline = float("inf")
         self.cell_timeout = options.cell_timeout
         self.output_bytes: dict[int, int] = {}
         self.truncated: set[int] = set()
         self.events: dict[int, list[dict[str, Any]]] = {}
+        self.event_bytes = 0
+        self.malformed: list[str] = []  # what the kernel sent that the runtime does not send
         self.timed_out: set[int] = set()
         self.current = -1
         self.timeout_func = self._cell_timeout
@@ -69,10 +72,11 @@ class GradingClient(NotebookClient):
 
     def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
         data = msg["content"].get("data") or {}
+        if not isinstance(data, dict):
+            self._refuse(cell_index, f"an output whose data is {type(data).__name__}, not an object")
+            return None
         if MIME_EVENT in data:
-            event = data[MIME_EVENT]
-            if isinstance(event, dict):
-                self.events.setdefault(cell_index, []).append(event)
+            self._event(cell_index, data[MIME_EVENT])
             return None
         if MIME_RESULT in data:
             return None  # a result message inside a cell is never an answer
@@ -97,15 +101,30 @@ class GradingClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
+    def _event(self, cell_index: int, raw: Any) -> None:
+        """Keep a runtime event's well-formed fields, within the run's budget; record the rest."""
+        # each event under EVENT_BYTES, all of a run's events together under RUN_EVENT_BYTES
+        event, problems = clean_event(raw, budget=max(0, min(EVENT_BYTES, RUN_EVENT_BYTES - self.event_bytes)))
+        for problem in problems:
+            self._refuse(cell_index, problem)
+        if event:
+            self.event_bytes += check_tree(event)
+            self.events.setdefault(cell_index, []).append(event)
+
+    def _refuse(self, cell_index: int, problem: str) -> None:
+        if len(self.malformed) < 20:
+            self.malformed.append(f"cell index {cell_index}: {problem}")
+
+
 class Kernel:
     """A started sandboxed kernel with the runtime booted: one per submission, never reused."""
 
     def __init__(self, options: Options, hide: Sequence[str] = (), threads: int = 0) -> None:
         self.options = options
         self.isolation: Isolation = detect_isolation(options.isolation)
-        threads = threads or options.threads or max(1, os.cpu_count() or 1)
+        threads = threads or threads_per_worker(1, options.threads)
         self.sandbox = Sandbox(options, self.isolation, hide=list(hide), threads=threads)
-        self.km = SandboxKernelManager(self.sandbox)
+        self.km = kernel_manager(self.sandbox)  # forked from the template when options.fork_kernels
         self.client = GradingClient(nbformat.v4.new_notebook(), self.km, options)
         self.started = False
         self.startup_seconds = 0.0
@@ -120,7 +139,8 @@ class Kernel:
                   "network": "namespace" if self.isolation.namespaces else "python-guard",
                   "hide_modules": list(self.options.hide_modules), "threads": self.sandbox.threads,
                   "preload": list(preload)}
-        status, _, message = await self.request(boot_code(config), timeout=max(120.0, self.options.startup_timeout))
+        status, _, message = await self.request(boot_code(config),
+                                                timeout=max(self.options.boot_timeout, self.options.startup_timeout))
         if status != "ok":
             raise RuntimeError(f"the grader's runtime did not start in the kernel: {message}")
         self.sandbox.confirm_cgroups()
@@ -145,9 +165,10 @@ class Kernel:
             if interrupted_at is None and now > deadline:
                 await self.km.interrupt_kernel()
                 interrupted_at = now
-            if interrupted_at is not None and now > interrupted_at + KILL_GRACE:
+            grace = self.options.kill_grace
+            if interrupted_at is not None and now > interrupted_at + grace:
                 await self.kill()
-                return "killed", payloads, f"did not stop {KILL_GRACE:.0f} s after being interrupted; the kernel was killed"
+                return "killed", payloads, f"did not stop {grace:.0f} s after being interrupted; the kernel was killed"
             if not await self.km.is_alive():
                 return "dead_kernel", payloads, "the kernel died"
             try:
@@ -159,8 +180,10 @@ class Kernel:
                 return "tampered", payloads, MALFORMED
             if msg is not None and msg["parent_header"].get("msg_id") == msg_id:
                 content = msg["content"]
-                if msg["msg_type"] in ("display_data", "execute_result") and MIME_RESULT in content.get("data", {}):
-                    payloads.append(content["data"][MIME_RESULT])
+                data = content.get("data")
+                if msg["msg_type"] in ("display_data", "execute_result") and isinstance(data, dict) \
+                        and MIME_RESULT in data:
+                    payloads.append(data[MIME_RESULT])
                 elif msg["msg_type"] == "error":
                     error = f"{content.get('ename')}: {content.get('evalue')}"
                 elif msg["msg_type"] == "status" and content.get("execution_state") == "idle":
@@ -218,7 +241,23 @@ async def _probe(kernel: Kernel, call: KernelCall, nonce: str) -> RawAnswer:
     if not answers:
         detail = f" ({message})" if message else ""
         return RawAnswer("no_answer", None, "the probe got no answer from the kernel" + detail, seconds)
+    problem = _payload_problem(answers[0])
+    if problem:
+        return RawAnswer("tampered", None, f"the kernel's answer was malformed: {problem}", seconds)
     return RawAnswer("ok", answers[0], "", seconds)
+
+
+def _payload_problem(payload: dict[str, Any]) -> str:
+    """Why a probe's payload is not what the runtime sends ('' when it is): its values are
+    checked one by one when read (:func:`~grader.values.decode_outcome`)."""
+    try:
+        check_tree(payload, LIMITS)
+    except WireError as exc:
+        return str(exc)
+    results = payload.get("results")
+    if not isinstance(results, dict):
+        return f"its results are {type(results).__name__}, not an object"
+    return ""
 
 
 def _memory_error(ename: str, evalue: str) -> bool:
@@ -270,7 +309,8 @@ async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | No
         started = time.monotonic()
         fired = asyncio.Event()
         memory_kills = kernel.sandbox.memory_kills()
-        watchdog = asyncio.ensure_future(_kill_after(kernel, client._cell_timeout(cell) + KILL_GRACE, fired))
+        watchdog = asyncio.ensure_future(_kill_after(kernel, client._cell_timeout(cell) + kernel.options.kill_grace,
+                                                     fired))
         try:
             await client.async_execute_cell(cell, index, execution_count=index + 1)
         except (DeadKernelError, CellTimeoutError):
@@ -364,11 +404,12 @@ async def run_notebook(prepared: Prepared, calls: Sequence[KernelCall], options:
                 for call in calls:
                     run.answers[call.key] = RawAnswer("not_run", None, run.summary.message)
                 return run
-        run.summary.isolation = kernel.sandbox.describe()
+        run.summary.isolation = {**kernel.sandbox.describe(), **describe_start(kernel.km)}
         kernel.client.nb = prepared.nb
         kernel.client.deadline = time.monotonic() + options.total_timeout
         status, _, message = await kernel.request(
-            begin_code({"seed": seed, "figures": options.figures, "output_limit": options.output_limit}), 60)
+            begin_code({"seed": seed, "figures": options.figures, "output_limit": options.output_limit}),
+            options.begin_timeout)
         if status != "ok":
             raise RuntimeError(f"the grader's runtime could not start the submission: {message}")
         await _run_cells(kernel, prepared, by_cell, run, nonce)
@@ -377,13 +418,18 @@ async def run_notebook(prepared: Prepared, calls: Sequence[KernelCall], options:
         for event_list in run.events.values():
             for event in event_list:
                 run.summary.network_attempts += event.get("network", [])
+        run.summary.network_attempts = run.summary.network_attempts[:50]
+        run.summary.malformed = list(kernel.client.malformed)
         if await kernel.alive():
             env = await _probe(kernel, KernelCall("environment", {
                 "steps": [["env", {"kind": "call", "fn": {"kind": "runtime", "name": "environment"}}]],
-                "return": ["env"]}, 30), nonce)
+                "return": ["env"]}, options.environment_timeout), nonce)
             value = decode_outcome(env.payload["results"].get("env")) if env.payload else None
-            if isinstance(value, dict):
-                run.summary.environment = value
+            if env.status == "tampered":
+                run.summary.malformed.append(f"the environment answer: {env.message}")
+            if isinstance(value, Malformed):
+                run.summary.malformed.append(f"the environment answer: {value.reason}")
+            run.summary.environment = clean_environment(value)
         run.nb = prepared.nb
     finally:
         await kernel.shutdown()

@@ -1,18 +1,32 @@
-"""Launch a kernel confined by Linux namespaces, limits and a read-only filesystem.
+"""Launch a kernel unprivileged, in its own namespaces, on an allow-listed root filesystem.
 
-Run as a script by the kernel manager (``python -I -S jail.py outer SPEC -- CMD``),
-so it uses the standard library only and imports nothing from the grader package.
+Run as a script by the kernel manager (``python -I -S jail.py launch SPEC -- CMD``), so
+it uses the standard library only and imports nothing from the grader package. The
+spec (plain JSON, built by ``sandbox.py``) says what the kernel may see; this file only
+carries it out, as a fixed sequence of steps:
 
-* ``outer`` (in the grader's namespaces): resource limits, a pids cgroup, then
-  ``unshare`` into new network, mount and PID namespaces, re-running this file as
-  ``inner``. When the kernel (PID 1 in its namespace) dies, every process it started
-  dies with it.
-* ``inner`` (inside the namespaces): a private tmpfs as the working area, the paths the
-  grader hides covered up, every other mount read-only, all capabilities dropped, then
-  ``exec`` of the kernel command.
+``launch`` (the process the grader started, "P", in the grader's namespaces):
+  1. parent-death signal, resource limits, join the run's cgroups;
+  2. :func:`enter_namespaces`: a new user namespace (the grader's root is not mapped in
+     it; the kernel gets uid/gid 1000 inside, a per-run unprivileged id outside), then
+     new mount, PID, network, IPC and UTS namespaces;
+  3. fork the kernel-to-be ("G", PID 1 of the new PID namespace), report what G
+     confirmed into ``RUN/jail.json``, wait for it and exit with its status.
 
-Without ``unshare`` the outer stage still applies the limits and execs the kernel
-directly (isolation "off" or unavailable); ``docs/SECURITY.md`` states what that means.
+:func:`confine` (G, which becomes the kernel):
+  4. publish the ipc folder: ``RUN/ipc`` on the host becomes a symlink into G's root, so
+     the grader reaches the kernel's sockets while they live in the kernel's tmpfs;
+  5. :func:`build_root`: a tmpfs (``disk_limit`` bytes) holding the new root, with only
+     the spec's read-only paths bound in, a fresh ``/proc`` (``/proc/sys`` read-only), a
+     minimal ``/dev`` and ``/etc``, and the private writable folders;
+  6. ``pivot_root`` into it and detach the host's tree;
+  7. :func:`drop_privileges`: no supplementary groups, the kernel's uid/gid, an empty
+     capability bounding set, no ambient capabilities, ``no_new_privs``;
+  8. report, watch the parent, ``exec`` the kernel command.
+
+Steps 4-8 need only the spec, so a process forked from a pre-started template in the
+namespaces of step 2 could run them too. Without namespaces (``isolation = off`` or a
+machine that refuses them) ``launch`` applies the limits and execs the kernel directly.
 """
 
 from __future__ import annotations
@@ -20,29 +34,44 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import resource
-import shutil
+import signal
 import sys
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
-KEEP_WRITABLE_TYPES = {"proc", "devtmpfs", "devpts", "mqueue", "sysfs", "cgroup", "cgroup2"}
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME = 1024, 2048, 4096, 16384, 1 << 18, 1 << 21
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 24, 38, 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+KERNEL_ID = 1000         # the kernel's uid and gid inside its user namespace
+HOST_ID_BASE = 1 << 30   # outside ids of a root grader's kernels: BASE + 2 * pid (+ 1 for the kernel)
+DEVICES = ("null", "zero", "full", "random", "urandom")
+SETUP_FAILED = 121       # exit status of a jail that could not confine the kernel
 
+# Imported now: after the id change the namespace's root may not read the standard library.
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    rc = _libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
-                     ctypes.c_ulong(flags), data.encode() if data else None)
+def _check(rc: int, what: str) -> None:
     if rc != 0:
         err = ctypes.get_errno()
-        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+        raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _limits(spec: dict) -> None:
-    for name, value in spec.get("rlimits", {}).items():
-        which = getattr(resource, f"RLIMIT_{name.upper()}")
-        resource.setrlimit(which, (value, value))
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _check(_libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
+                       ctypes.c_ulong(flags), data.encode() if data else None), f"mount {target}")
+
+
+# ---- steps 1-3: the launching process ----------------------------------------------
+
+def _limits(rlimits: dict) -> None:
+    for name, value in rlimits.items():
+        resource.setrlimit(getattr(resource, f"RLIMIT_{name.upper()}"), (value, value))
 
 
 def _join_cgroups(spec: dict) -> None:
@@ -51,100 +80,308 @@ def _join_cgroups(spec: dict) -> None:
             with open(procs, "w") as fh:
                 fh.write(str(os.getpid()))
         except OSError:
-            pass  # the grader reports cgroup limits only when it created the cgroups itself
+            pass  # the grader reports cgroup limits only when the kernel joined them
 
 
-def outer(spec: dict, cmd: list[str]) -> None:
-    # If the grader dies (even by SIGKILL), the kernel and all it started die too.
-    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
-    _limits(spec)
+def _map_ids_by_helper(uid_map: str, gid_map: str) -> None:
+    """Enter a new user namespace whose id maps a helper child writes: only a process with
+    CAP_SETUID outside the namespace (the grader's root) may map ids other than its own."""
+    read_end, write_end = os.pipe()
+    parent = os.getpid()
+    helper = os.fork()
+    if helper == 0:
+        os.close(write_end)
+        if os.read(read_end, 1) != b"u":
+            os._exit(1)  # the parent could not create the namespace
+        try:
+            for name, text in (("uid_map", uid_map), ("gid_map", gid_map)):
+                with open(f"/proc/{parent}/{name}", "w") as fh:
+                    fh.write(text)
+        except OSError:
+            os._exit(1)
+        os._exit(0)
+    os.close(read_end)
+    try:
+        _check(_libc.unshare(CLONE_NEWUSER), "unshare(user)")
+        os.write(write_end, b"u")
+    finally:
+        os.close(write_end)
+        _, status = os.waitpid(helper, 0)
+    if status != 0:
+        raise OSError("could not write the user namespace's id maps")
+
+
+def _map_own_ids() -> None:
+    """Enter a new user namespace mapping only our own (unprivileged) uid and gid."""
+    uid, gid = os.geteuid(), os.getegid()
+    _check(_libc.unshare(CLONE_NEWUSER), "unshare(user)")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{KERNEL_ID} {uid} 1\n"),
+                       ("gid_map", f"{KERNEL_ID} {gid} 1\n")):
+        with open(f"/proc/self/{name}", "w") as fh:
+            fh.write(text)
+
+
+def enter_namespaces(spec: dict) -> dict:
+    """Step 2. Returns the kernel's identity: ``uid``/``gid`` to run as, ``setup_root``
+    (switch to the namespace's root for the set-up), ``drop_groups``."""
+    host_id = HOST_ID_BASE + 2 * os.getpid()
+    if not spec.get("user_namespace"):
+        if os.geteuid() != 0:
+            raise OSError("namespaces without a user namespace need root")
+        ident = {"uid": host_id + 1, "gid": host_id + 1, "setup_root": False, "drop_groups": True}
+    elif os.geteuid() == 0:
+        maps = f"0 {host_id} 1\n{KERNEL_ID} {host_id + 1} 1\n"
+        _map_ids_by_helper(maps, maps)
+        ident = {"uid": KERNEL_ID, "gid": KERNEL_ID, "setup_root": True, "drop_groups": True}
+    else:
+        _map_own_ids()
+        ident = {"uid": KERNEL_ID, "gid": KERNEL_ID, "setup_root": False, "drop_groups": False}
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS),
+           "unshare(mount, pid, net, ipc, uts)")
+    return ident
+
+
+def launch(spec: dict, cmd: list[str]) -> None:
+    """Steps 1-3 (see the module docstring); never returns."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader dies: so does the kernel
+    _limits(spec.get("rlimits", {}))
     _join_cgroups(spec)
-    if spec.get("unshare"):
-        inner_cmd = [sys.executable, "-I", "-S", os.path.abspath(__file__), "inner", json.dumps(spec), "--", *cmd]
-        os.execvp(spec["unshare"][0], [*spec["unshare"], "--", *inner_cmd])
-    os.chdir(spec["workdir"])
-    os.execve(cmd[0], cmd, spec["env"])
+    if not spec.get("namespaces"):
+        os.chdir(spec["workdir"])
+        os.execve(cmd[0], cmd, spec["env"])
+    run_fd = os.open(spec["run_root"], os.O_RDONLY | os.O_DIRECTORY)  # still reachable after pivot_root
+    try:
+        ident = enter_namespaces(spec)
+    except OSError as exc:
+        sys.stderr.write(f"d2l-grade jail: {exc}\n")
+        os._exit(SETUP_FAILED)
+    report_read, report_write = os.pipe()
+    kernel = os.fork()
+    if kernel == 0:
+        os.close(report_read)
+        try:
+            confine(spec, ident, cmd, report_write)
+        except BaseException as exc:  # noqa: BLE001 - any failure must stop the kernel, loudly
+            sys.stderr.write(f"d2l-grade jail: {type(exc).__name__}: {exc}\n")
+        os._exit(SETUP_FAILED)
+    os.close(report_write)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle
+    report = b""
+    while chunk := os.read(report_read, 65536):
+        report += chunk
+    if report:
+        fd = os.open("jail.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600, dir_fd=run_fd)
+        os.write(fd, report)
+        os.close(fd)
+    _, status = os.waitpid(kernel, 0)
+    code = os.waitstatus_to_exitcode(status)
+    os._exit(128 - code if code < 0 else code)
 
 
-def _mount_points() -> list[tuple[str, str]]:
+# ---- steps 4-8: the kernel-to-be ----------------------------------------------------
+
+def publish_ipc(spec: dict) -> None:
+    """Step 4: RUN/ipc -> /proc/<our host pid>/root/<ipc dir>. Done while our ids are
+    still the grader's (owner of RUN) and /proc is still the host's."""
+    host_pid = os.readlink("/proc/self")
+    os.symlink(f"/proc/{host_pid}/root{spec['ipc_dir']}", spec["ipc_dir"])
+
+
+def open_sources(spec: dict) -> dict:
+    """Everything build_root takes from the host, opened while our ids can still reach it
+    (a root grader's folders such as /root are closed to the namespace's root): bind
+    sources as O_PATH descriptors, symlinks as their text, copied files as open files."""
+    binds, links = [], []
+    for path in spec["read_only"]:  # no entry lies inside another (sandbox.py sees to it)
+        if os.path.islink(path):  # e.g. /lib -> usr/lib: the same link (its target is listed too)
+            links.append((path, os.readlink(path)))
+        elif os.path.exists(path):
+            binds.append((path, os.open(path, os.O_PATH), os.path.isdir(path)))
+    devices = [(f"/dev/{name}", os.open(f"/dev/{name}", os.O_PATH), False) for name in DEVICES]
+    files = [(dest, os.open(src, os.O_RDONLY)) for src, dest in spec.get("files", [])]
+    return {"binds": binds, "links": links, "devices": devices, "files": files}
+
+
+def _mount_flags(path: str) -> int:
+    """The flags a bind mount of ``path`` must keep (a user namespace may not clear them)."""
+    found = os.statvfs(path).f_flag
+    pairs = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+             (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME), (os.ST_RELATIME, MS_RELATIME))
+    return sum(ms for st, ms in pairs if found & st)
+
+
+def _mounts_under(staging: str, target: str) -> list[str]:
+    """Mount points at or below ``target`` (relative to the new root, which is mounted at
+    ``staging``), as paths relative to the current directory (the new root)."""
+    top = staging.rstrip("/") + target[1:].rstrip("/")
     points = []
     with open("/proc/self/mountinfo") as fh:
         for line in fh:
-            left, right = line.split(" - ", 1)
-            point = left.split()[4].replace("\\040", " ")
-            points.append((point, right.split()[0]))
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+            if point == top or point.startswith(top + "/"):
+                points.append("." + point[len(staging.rstrip("/")):])
     return points
 
 
-def _cover(path: str) -> None:
-    if os.path.isdir(path):
-        _mount("none", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
-    elif os.path.exists(path):
-        _mount("/dev/null", path, None, MS_BIND)
+def _bind_read_only(staging: str, fd: int, is_dir: bool, target: str, devices: bool = False) -> None:
+    """Bind the host object open as ``fd`` (and what is mounted below it) at ``target`` of
+    the new root (the current directory), every mount read-only."""
+    local = "." + target
+    if is_dir:
+        os.makedirs(local, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(local), exist_ok=True)
+        os.close(os.open(local, os.O_WRONLY | os.O_CREAT, 0o644))
+    _mount(f"/proc/self/fd/{fd}", local, None, MS_BIND | MS_REC)
+    os.close(fd)
+    for point in _mounts_under(staging, target):
+        extra = 0 if devices else MS_NOSUID | MS_NODEV
+        _mount("none", point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | extra | _mount_flags(point))
 
 
-def _read_only_everywhere(keep: set[str]) -> None:
-    for point, fstype in _mount_points():
-        if fstype in KEEP_WRITABLE_TYPES or point in keep or any(point.startswith(k + "/") for k in keep):
-            continue
-        try:
-            _mount("none", point, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-        except OSError:
-            pass  # mounts locked by an outer namespace stay as they are
+def _cover(local: str) -> None:
+    if os.path.isdir(local):
+        _mount("none", local, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+    elif os.path.exists(local):
+        _mount("/dev/null", local, None, MS_BIND)
 
 
-def _drop_capabilities() -> None:
-    cap = 0
-    while _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
-        cap += 1
-    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-
-
-def _only_this_run(runs_dir: str, run_root: str, size: int) -> None:
-    """Cover the folder of all runs with an empty tmpfs and bind this run back into it."""
-    fd = os.open(run_root, os.O_PATH | os.O_DIRECTORY)
-    _mount("none", runs_dir, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
-    os.mkdir(run_root, 0o755)
-    _mount(f"/proc/self/fd/{fd}", run_root, None, MS_BIND | MS_REC)
+def _write(local: str, data: bytes, owner: tuple[int, int] | None = None) -> None:
+    os.makedirs(os.path.dirname(local), exist_ok=True)
+    fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, data)
+    if owner:
+        os.fchown(fd, *owner)
     os.close(fd)
 
 
-def inner(spec: dict, cmd: list[str]) -> None:
+def _mount_proc(found: dict) -> None:
+    """A /proc of the new PID namespace only; /proc/sys read-only on top."""
+    os.makedirs("./proc", exist_ok=True)
+    try:
+        _mount("proc", "./proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError as exc:
+        found["proc"] = f"absent ({exc.strerror})"
+        return
+    found["proc"] = "fresh (this PID namespace only)"
+    try:
+        _mount("./proc/sys", "./proc/sys", None, MS_BIND | MS_REC)
+        _mount("none", "./proc/sys", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        found["proc_sys"] = "read-only"
+    except OSError as exc:
+        found["proc_sys"] = f"writable mount, root-owned files ({exc.strerror})"
+
+
+def mount_new_root(spec: dict, ident: dict) -> None:
+    """Step 5a: a tmpfs of ``disk_limit`` bytes at ``spec['staging']``, the current
+    directory from now on (mounted with our first ids: they can reach the staging folder)."""
+    owner = ",uid=0,gid=0" if ident["setup_root"] else ""  # the namespace's root, not ours
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
-    root = spec["sandbox"]
-    run_root = os.path.dirname(root)
-    if spec.get("runs_dir"):
-        _only_this_run(spec["runs_dir"], run_root, spec["disk_limit"])
-    _mount("none", root, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['disk_limit']},mode=0777")
-    for sub in ("work", "tmp", "home"):
-        os.makedirs(os.path.join(root, sub), exist_ok=True)
-    for src, rel in spec.get("copy", []):
-        dest = os.path.join(root, rel)
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        shutil.copyfile(src, dest)
+    _mount("none", spec["staging"], "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['disk_limit']},mode=0755{owner}")
+    os.chdir(spec["staging"])
+
+
+def build_root(spec: dict, sources: dict, ident: dict, found: dict) -> None:
+    """Step 5b: fill the new root (the current directory) from ``sources``."""
+    kernel = (ident["uid"], ident["gid"])
+    for path, mode in spec["writable"]:  # in the tmpfs: counted against disk_limit
+        os.makedirs("." + path, exist_ok=True)
+        os.chmod("." + path, mode)
+        if not mode & 0o7000:  # sticky folders (/tmp) stay the namespace root's
+            os.chown("." + path, *kernel)
+    for path, target in sources["links"]:
+        os.makedirs(os.path.dirname("." + path), exist_ok=True)
+        os.symlink(target, "." + path)
+    for path, fd, is_dir in sources["binds"]:
+        _bind_read_only(spec["staging"], fd, is_dir, path)
     for path in spec.get("hide", []):
-        _cover(path)
-    if os.path.isdir("/dev/shm"):
-        _mount("none", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=268435456,mode=1777")
-    if os.path.isdir("/sys/fs/cgroup"):
-        _mount("none", "/sys/fs/cgroup", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k")
-    # The kernel's sockets live in ipc_dir: keep it writable on its own bind mount.
-    _mount(spec["ipc_dir"], spec["ipc_dir"], None, MS_BIND)
-    writable = {root, spec["ipc_dir"], "/dev/shm", "/proc", "/dev", "/sys/fs/cgroup"}
-    _read_only_everywhere(writable | ({spec["runs_dir"]} if spec.get("runs_dir") else set()))
-    if spec.get("runs_dir"):
-        # The runs tmpfs is the kernel's scratch /tmp; the run's own folder (logs) is not.
-        _mount("none", run_root, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-    _drop_capabilities()
-    os.chdir(os.path.join(root, "work"))
+        if any(path == p or path.startswith(p.rstrip("/") + "/") for p, _, _ in sources["binds"]):
+            _cover("." + path)
+    home = spec["home"].rstrip("/") + "/"
+    for dest, fd in sources["files"]:
+        with os.fdopen(fd, "rb") as fh:
+            _write("." + dest, fh.read(), kernel if dest.startswith(home) else None)
+    for folder, _, _ in os.walk("." + spec["home"]):  # folders made for the copies
+        os.chown(folder, *kernel)
+    etc = dict(spec.get("etc", {}))
+    etc["passwd"] = f"root:x:0:0::/:/bin/false\nstudent:x:{kernel[0]}:{kernel[1]}::{spec['home']}:/bin/sh\n"
+    etc["group"] = f"root:x:0:\nstudent:x:{kernel[1]}:\n"
+    for name, text in etc.items():
+        _write(f"./etc/{name}", text.encode())
+    for path, fd, _ in sources["devices"]:
+        _bind_read_only(spec["staging"], fd, False, path, devices=True)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"./dev/{name}")
+    _mount_proc(found)
+
+
+def pivot() -> None:
+    """Step 6: make the current directory the root; detach the host's filesystem."""
+    number = SYS_PIVOT_ROOT.get(os.uname().machine)
+    if number is None:
+        raise OSError(f"pivot_root: unknown system call number on {os.uname().machine}")
+    _check(_libc.syscall(number, b".", b"."), "pivot_root")
+    _check(_libc.umount2(b".", MNT_DETACH), "umount old root")
+    os.chdir("/")
+
+
+def drop_privileges(ident: dict, nproc: int) -> None:
+    """Step 7: the kernel's ids, no capabilities (bounding, ambient, and by the uid change
+    permitted/effective), no way to regain any (``no_new_privs``)."""
+    if ident["drop_groups"]:
+        os.setgroups([])
+    os.setresgid(ident["gid"], ident["gid"], ident["gid"])
+    cap = 0
+    while _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
+        cap += 1
+    _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    if nproc:
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    os.setresuid(ident["uid"], ident["uid"], ident["uid"])
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+
+
+def _status_field(name: str) -> str:
+    try:
+        with open("/proc/self/status") as fh:
+            return next((line.split()[1] for line in fh if line.startswith(name + ":")), "")
+    except OSError:
+        return ""
+
+
+def confine(spec: dict, ident: dict, cmd: list[str], report_fd: int) -> None:
+    """Steps 4-8 (see the module docstring); never returns."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # not inherited through fork
+    os.umask(0o022)
+    publish_ipc(spec)
+    sources = open_sources(spec)
+    mount_new_root(spec, ident)
+    if ident["setup_root"]:
+        os.setresgid(0, 0, 0)  # the namespace's root: files we create get a mapped owner
+        os.setresuid(0, 0, 0)
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # a uid change clears it
+    found: dict = {"user_namespace": bool(spec.get("user_namespace")), "root": "allow-list"}
+    build_root(spec, sources, ident, found)
+    pivot()
+    _libc.sethostname(b"sandbox", 7)
+    drop_privileges(ident, spec.get("nproc", 0))
+    caps = {f: _status_field(f) for f in ("CapEff", "CapPrm", "CapBnd", "CapAmb")}
+    found.update(uid=os.getuid(), gid=os.getgid(), groups=os.getgroups(),
+                 capabilities="none" if set(caps.values()) <= {"0000000000000000", ""} else caps,
+                 no_new_privs=_status_field("NoNewPrivs") in ("1", ""))
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the uid change cleared it
+    os.write(report_fd, json.dumps(found).encode())  # fails (EPIPE) if the launcher is gone
+    os.close(report_fd)
+    os.chdir(spec["workdir"])
     os.execve(cmd[0], cmd, spec["env"])
 
 
 def main(argv: list[str]) -> None:
     stage, raw_spec, sep, *cmd = argv
-    assert sep == "--", "usage: jail.py outer|inner SPEC -- CMD..."
-    spec = json.loads(raw_spec)
-    (outer if stage == "outer" else inner)(spec, cmd)
+    if stage != "launch" or sep != "--" or not cmd:
+        raise SystemExit("usage: jail.py launch SPEC -- CMD...")
+    launch(json.loads(raw_spec), cmd)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""The isolated kernel: namespaces, limits, scrubbed environment, private directories.
+"""The isolated kernel: namespaces, an allow-listed root, limits, a scrubbed environment.
 
-:func:`detect_isolation` finds once per process what this machine allows;
-:class:`Sandbox` lays out one run's directories and launch spec; and
-:class:`SandboxKernelManager` starts the kernel through ``jail.py`` on Unix sockets
-(jupyter_client's ``ipc`` transport), which cross the kernel's private network
-namespace where TCP loopback does not.
+:func:`detect_isolation` finds once per process what this machine allows (by starting a
+tiny jailed process each way, strongest first); :func:`allowed_paths` is the allow-list
+of what a kernel may read; :class:`Sandbox` lays out one run's folders and launch spec;
+and :class:`SandboxKernelManager` starts the kernel through ``jail.py`` on Unix sockets
+(jupyter_client's ``ipc`` transport), which live in the kernel's own tmpfs and which the
+grader reaches through ``/proc/<kernel>/root``: TCP loopback would not cross the
+kernel's private network namespace. docs/SECURITY.md states what each piece guarantees.
 """
 
 from __future__ import annotations
@@ -31,70 +33,115 @@ from grader.engine import cgroups
 from grader.config import CHECKOUT_DIR, PACKAGE_DIR, Options
 from grader.errors import SandboxUnavailableError
 
-__all__ = ["Isolation", "detect_isolation", "Sandbox", "SandboxKernelManager", "protected_paths", "MalformedMessage"]
+__all__ = ["Isolation", "detect_isolation", "allowed_paths", "Sandbox", "SandboxKernelManager", "protected_paths", "MalformedMessage"]
 
 JAIL = str(Path(__file__).with_name("jail.py"))
-UNSHARE_FLAGS = ["-n", "-m", "-p", "--fork", "--kill-child", "--mount-proc"]
 PASS_ENV = ("PATH", "LD_LIBRARY_PATH", "SYSTEMROOT")
+# What every kernel sees read-only besides Python and the data store: system libraries
+# and programs, the CPU topology torch reads, and the few /etc files the dynamic loader,
+# the C library and Python's time and MIME modules read. Missing ones are skipped.
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+                "/sys/devices/system/cpu", "/sys/devices/system/node")
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "alternatives",
+             "mime.types")
+KERNEL_HOME = "/home/student"  # inside the kernel's root (with namespaces)
+PROBE_CODE = "import os; print(os.getuid())"
 
 
 @dataclass(frozen=True)
 class Isolation:
-    """What confines the kernel on this machine."""
+    """What confines the kernel on this machine (found once by :func:`detect_isolation`)."""
 
-    unshare: tuple[str, ...] = ()
+    namespaces: bool = False      # mount, PID, network, IPC, UTS namespaces and the allow-list root
+    user_namespace: bool = False  # and a user namespace (else: root sets an unprivileged host uid)
     cgroup_root: str = ""  # pids cgroups go under it
     memory_root: str = ""  # memory cgroups go under it (the same folder on cgroup v2)
+    note: str = ""         # why confinement is weaker than it could be, when it is
 
     @property
     def cgroup_roots(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(r for r in (self.cgroup_root, self.memory_root) if r))
 
-    @property
-    def namespaces(self) -> bool:
-        return bool(self.unshare)
-
     def describe(self, options: Options) -> dict[str, Any]:
         """Plain data for the report: what is enforced and how."""
-        return {
+        if self.user_namespace:
+            privileges = ("uid 1000 in a user namespace (an unprivileged uid outside, host root not mapped), "
+                          "no capabilities, no_new_privs")
+        elif self.namespaces:
+            privileges = "an unprivileged host uid (no user namespace), no capabilities, no_new_privs"
+        else:
+            privileges = "the grader's own user"
+        found = {
             "namespaces": self.namespaces,
+            "user_namespace": self.user_namespace,
+            "privileges": privileges,
             "network": "private network namespace" if self.namespaces else "Python audit hook only",
-            "filesystem": "read-only, private tmpfs, hidden grader files" if self.namespaces else "not confined",
+            "filesystem": ("allow-list root: Python, data store, system libraries read-only; private tmpfs"
+                           if self.namespaces else "not confined"),
             "memory_limit": options.memory_limit,
             "memory_scope": "the kernel and its children together (cgroup), and each process"
                             if self.memory_root else "each process (RLIMIT_DATA)",
             "process_limit": options.max_processes if self.cgroup_root else None,
         }
+        if self.note:
+            found["note"] = self.note
+        return found
 
 
-def _try(cmd: list[str]) -> bool:
+def _probe(user_namespace: bool) -> str:
+    """Start a tiny jailed process as a kernel would be; "" if it ran confined, else why not."""
+    box = Sandbox(Options(), Isolation(namespaces=True, user_namespace=user_namespace))
     try:
-        return subprocess.run(cmd, capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+        spec = box.launch_spec(fonts=False)
+        cmd = [sys.executable, "-I", "-S", "-c", PROBE_CODE]
+        done = subprocess.run([sys.executable, "-I", "-S", JAIL, "launch", json.dumps(spec), "--", *cmd],
+                              capture_output=True, text=True, timeout=60, cwd=box.root, env=spec["env"])
+        report = box.jail_report()
+        if done.returncode != 0 or done.stdout.strip() in ("", "0") or report.get("capabilities") != "none":
+            return (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return ""
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    finally:
+        box.cleanup()
 
 
 @functools.cache
 def detect_isolation(mode: str) -> Isolation:
-    """The strongest confinement available; ``mode`` is the ``isolation`` option."""
+    """The strongest confinement available; ``mode`` is the ``isolation`` option. Each way
+    of starting a kernel is tried for real, strongest first."""
     if mode == "off" or not sys.platform.startswith("linux"):
-        found = Isolation()
-    else:
-        unshare = shutil.which("unshare")
-        found = Isolation()
-        if unshare:
-            for extra in ([], ["-r"]):
-                cmd = [unshare, *extra, *UNSHARE_FLAGS]
-                if _try([*cmd, "--", "true"]):
-                    found = Isolation(unshare=tuple(cmd)) if extra else Isolation(
-                        unshare=tuple(cmd), cgroup_root=cgroups.pids_root(),
-                        memory_root=cgroups.memory_root())
-                    break
-    if mode == "strict" and not found.namespaces:
+        return Isolation(note="isolation = off" if mode == "off" else "not Linux: no namespaces")
+    cgroup_roots = {"cgroup_root": cgroups.pids_root(), "memory_root": cgroups.memory_root()}
+    refused = _probe(user_namespace=True)
+    if not refused:
+        return Isolation(namespaces=True, user_namespace=True, **cgroup_roots)
+    note = f"no user namespace ({refused})"
+    if os.geteuid() == 0:
+        refused = _probe(user_namespace=False)
+        if not refused:
+            return Isolation(namespaces=True, note=note + "; the kernel runs as an unprivileged host uid",
+                             **cgroup_roots)
+    if mode == "strict":
         raise SandboxUnavailableError(
             "isolation = strict, but this machine cannot create Linux namespaces "
-            "(needs `unshare` and root or unprivileged user namespaces); see docs/SECURITY.md")
-    return found
+            f"({note}; needs root or unprivileged user namespaces); see docs/SECURITY.md")
+    return Isolation(note=f"{note}; no namespaces: files are not confined", **cgroup_roots)
+
+
+def allowed_paths(data_path: Path) -> list[str]:
+    """What the kernel may see (read-only): system paths, Python (the venv and the
+    installation it comes from, as given and resolved), the data store. No entry lies
+    inside another; symlinked entries bring their resolved target along."""
+    python = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix, str(data_path)}
+    wanted = [*SYSTEM_PATHS, *(f"/etc/{name}" for name in ETC_FILES)]
+    wanted += [p for path in sorted(python) for p in (os.path.abspath(path), os.path.realpath(path))]
+    wanted += [os.path.realpath(p) for p in wanted if os.path.islink(p)]
+    kept: list[str] = []
+    for path in sorted({p for p in wanted if os.path.lexists(p)}, key=lambda p: (p.count("/"), p)):
+        if not any(path == k or path.startswith(k + "/") for k in kept):
+            kept.append(path)
+    return kept
 
 
 @functools.cache
@@ -162,7 +209,13 @@ def sweep_stale_runs(cgroup_roots: Sequence[str]) -> None:
 
 @dataclass
 class Sandbox:
-    """One run's private directories and the spec ``jail.py`` launches the kernel with."""
+    """One run's private directories and the spec ``jail.py`` launches the kernel with.
+
+    On the host, the run folder ``RUN`` (under the system's temporary folder, owned by the
+    grader) holds the connection file, the kernel's log and ``jail.json`` (what the jail
+    confirmed); with namespaces ``RUN/ipc`` is a symlink into the kernel's own root, where
+    its sockets live, and ``RUN/sandbox`` is only the mount point the jail builds that root on.
+    """
 
     options: Options
     isolation: Isolation
@@ -174,9 +227,11 @@ class Sandbox:
         sweep_stale_runs(self.isolation.cgroup_roots)
         self.root = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
         (self.root / OWNER_FILE).write_text(str(os.getpid()))
-        for sub in ("ipc", "sandbox"):
-            (self.root / sub).mkdir(mode=0o777)
-            os.chmod(self.root / sub, 0o777)
+        self.sandbox_dir.mkdir()
+        self._jail_report: dict[str, Any] = {}
+        if not self.isolation.namespaces:  # the kernel works in host folders
+            for folder in (self.root / "ipc", self.workdir, Path(self.tmpdir), Path(self.home)):
+                folder.mkdir(parents=True, exist_ok=True)
         o = self.options
         # Files in the private tmpfs are charged to the cgroup as memory, hence the disk limit on top.
         memory = o.memory_limit + o.disk_limit
@@ -190,20 +245,35 @@ class Sandbox:
         return self.root / "sandbox"
 
     @property
+    def home(self) -> str:
+        """The kernel's HOME, as the kernel sees it."""
+        return KERNEL_HOME if self.isolation.namespaces else str(self.sandbox_dir / "home")
+
+    @property
+    def tmpdir(self) -> str:
+        return "/tmp" if self.isolation.namespaces else str(self.sandbox_dir / "tmp")
+
+    @property
     def workdir(self) -> Path:
-        return self.sandbox_dir / "work"
+        """The kernel's working directory, as the kernel sees it."""
+        return Path(self.home, "work") if self.isolation.namespaces else self.sandbox_dir / "work"
+
+    @property
+    def ipc_dir(self) -> Path:
+        return self.root / "ipc"
 
     @property
     def ipc_prefix(self) -> str:
-        return str(self.root / "ipc" / "kernel")
+        return str(self.ipc_dir / "kernel")
 
     def kernel_env(self) -> dict[str, str]:
         """A scrubbed environment: no secret, no grader paths, headless, seeded hashing."""
-        home = str(self.sandbox_dir / "home")
+        home = self.home
         threads = str(self.threads)
         env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
         env.update({
-            "HOME": home, "TMPDIR": str(self.sandbox_dir / "tmp"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            "HOME": home, "TMPDIR": self.tmpdir, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            "USER": "student", "LOGNAME": "student",
             "PYTHONHASHSEED": "0", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
             "PYDEVD_DISABLE_FILE_VALIDATION": "1", "MPLBACKEND": "Agg",
             "MPLCONFIGDIR": f"{home}/.config/matplotlib", "IPYTHONDIR": f"{home}/.ipython",
@@ -212,42 +282,48 @@ class Sandbox:
         })
         return env
 
-    def launch_spec(self) -> dict[str, Any]:
-        """What ``jail.py`` needs; plain JSON."""
+    def launch_spec(self, files: Sequence[tuple[str, str]] = (), fonts: bool = True) -> dict[str, Any]:
+        """What ``jail.py`` needs, plain JSON. ``files``: (host path, path in the kernel's
+        root) copied in, such as the connection file."""
         o = self.options
         # RLIMIT_DATA counts the memory a process writes to (heap, anonymous mappings), not
         # the ~3 GB of address space torch's libraries map read-only, unlike RLIMIT_AS.
         rlimits = {"data": o.memory_limit, "fsize": o.disk_limit, "core": 0,
                    "cpu": int(o.total_timeout * (os.cpu_count() or 1) + 60)}
-        if os.geteuid() != 0:
-            rlimits["nproc"] = o.max_processes + 64
-        copies = [[src, f"home/.config/matplotlib/{Path(src).name}"] for src in font_cache_files()]
+        nproc = o.max_processes + 64  # a backstop to the pids cgroup; counts threads too
+        copies = [(src, f"{self.home}/.config/matplotlib/{Path(src).name}") for src in
+                  (font_cache_files() if fonts else ())]
         spec: dict[str, Any] = {
-            "rlimits": rlimits, "env": self.kernel_env(), "sandbox": str(self.sandbox_dir),
-            "ipc_dir": str(self.root / "ipc"), "disk_limit": o.disk_limit, "hide": self.hide,
-            "copy": copies, "workdir": str(self.workdir),
+            "rlimits": rlimits, "env": self.kernel_env(), "workdir": str(self.workdir),
             "cgroup_procs": [f"{cgroup}/cgroup.procs" for cgroup in self.cgroups],
-            "unshare": list(self.isolation.unshare),
-            "runs_dir": self._runs_dir(),
+            "namespaces": self.isolation.namespaces, "user_namespace": self.isolation.user_namespace,
         }
         if not self.isolation.namespaces:
-            for src, rel in copies:
-                dest = self.sandbox_dir / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
+            if os.geteuid() != 0:  # per user: only meaningful when the grader is not root
+                rlimits["nproc"] = nproc
+            for src, dest in copies:
+                Path(dest).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dest)
-            for sub in ("work", "tmp"):
-                (self.sandbox_dir / sub).mkdir(exist_ok=True)
+            return spec
+        spec.update({
+            "run_root": str(self.root), "staging": str(self.sandbox_dir), "ipc_dir": str(self.ipc_dir),
+            "disk_limit": o.disk_limit, "nproc": nproc, "home": self.home,
+            "read_only": allowed_paths(o.data_path), "hide": self.hide,
+            "writable": [["/tmp", 0o1777], ["/dev/shm", 0o1777], [self.home, 0o700], [str(self.workdir), 0o700],
+                         [str(self.ipc_dir), 0o700]],
+            "files": [list(pair) for pair in (*copies, *files)],
+            "etc": {"hostname": "sandbox\n", "hosts": "127.0.0.1 localhost sandbox\n::1 localhost\n"},
+        })
         return spec
 
-    def _runs_dir(self) -> str:
-        """The folder holding every run (the system's temporary folder), which the jail
-        replaces by an empty tmpfs showing only this run, so a kernel never sees another
-        kernel's sockets or files; "" when something the kernel needs lives inside it."""
-        runs = self.root.parent.resolve()
-        needed = [self.options.data_path, Path(sys.prefix), Path(sys.base_prefix), PACKAGE_DIR]
-        if any(p.resolve() == runs or runs in p.resolve().parents for p in needed):
-            return ""
-        return str(runs)
+    def jail_report(self) -> dict[str, Any]:
+        """What the jail confirmed before starting the kernel (``{}`` if nothing yet)."""
+        if not self._jail_report:
+            try:
+                self._jail_report = json.loads((self.root / "jail.json").read_text())
+            except (OSError, ValueError):
+                return {}
+        return self._jail_report
 
     def confirm_cgroups(self) -> None:
         """Once the kernel runs: forget a cgroup it did not manage to join, so the report
@@ -263,8 +339,16 @@ class Sandbox:
                 setattr(self, attr, "")
 
     def describe(self) -> dict[str, Any]:
-        """What confines this run's kernel, as plain data for the report."""
+        """What confines this run's kernel, as plain data for the report: the machine's
+        isolation, corrected by what this kernel's jail and cgroups confirmed."""
         found = self.isolation.describe(self.options)
+        if self.isolation.namespaces:
+            jail = self.jail_report()
+            if not jail:
+                found["note"] = "the jail did not confirm its set-up (the kernel did not start)"
+            for key in ("uid", "gid", "groups", "capabilities", "proc", "proc_sys"):
+                if key in jail:
+                    found[f"kernel_{key}" if key in ("uid", "gid", "groups") else key] = jail[key]
         if not self.cgroup:
             found["process_limit"] = None
         if not self.memory_cgroup:
@@ -311,7 +395,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def __init__(self, sandbox: Sandbox, **kwargs: Any) -> None:
         super().__init__(transport="ipc", ip=sandbox.ipc_prefix, session=CheckedSession(),
-                         connection_file=str(sandbox.root / "ipc" / f"kernel-{uuid.uuid4().hex[:8]}.json"),
+                         connection_file=str(sandbox.root / f"kernel-{uuid.uuid4().hex[:8]}.json"),
                          **kwargs)
         self.sandbox = sandbox
         self._kernel_spec = KernelSpec(
@@ -320,8 +404,9 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
-        spec = json.dumps(self.sandbox.launch_spec())
-        return [sys.executable, "-I", "-S", JAIL, "outer", spec, "--", *cmd]
+        # The kernel reads the connection file at the same path inside its own root.
+        spec = json.dumps(self.sandbox.launch_spec(files=[(self.connection_file, self.connection_file)]))
+        return [sys.executable, "-I", "-S", JAIL, "launch", spec, "--", *cmd]
 
     async def start_sandboxed(self) -> None:
         """Start the kernel with its output going to a log file, never to our terminal."""

@@ -23,12 +23,13 @@ import numpy as np
 
 from grader.checking.calibration import Calibration
 from grader.checking.checks import Check, as_array, check_type, describe, failed
+from grader.checking.models import layer_sequence, stack_problems
 from grader.checking.probe import fashion, take
-from grader.values import Missing, Raised
+from grader.values import Missing, ModuleValue, Raised
 
 __all__ = ["FASHION_CHANCE", "REPORT_TOLERANCE", "TRAIN_SIZE", "LOADING_TRAINED", "hidden_subset",
            "hidden_permutation", "hidden_fashion_steps", "check_reported", "check_model", "flat_images",
-           "missing_or_raised"]
+           "missing_or_raised", "with_architecture", "ARCHITECTURE_SHARE"]
 
 FASHION_CHANCE = 0.1
 REPORT_TOLERANCE = 0.02
@@ -92,6 +93,31 @@ def check_model(name: str, value: Any) -> Check:
     if value is None:
         return failed(f"`{name}` returned None: the function must return the trained model")
     return check_type(name, "module", value)
+
+
+# A model that is not the architecture the exercise asks for keeps at most this share of
+# an accuracy test's credit: a linear model on Fashion-MNIST comes close to an MLP's
+# accuracy, so accuracy alone cannot tell them apart.
+ARCHITECTURE_SHARE = 0.5
+
+
+def with_architecture(check: Check, model: Any, *, min_hidden: int, activation: str | None = None) -> Check:
+    """``check`` (an accuracy test's) with the architecture of ``model`` judged from the
+    layers it really applies (rebuilt from its parameters, never from names): when it is
+    not a classifier with ``min_hidden`` hidden layers, each followed by a nonlinearity
+    (``activation`` if given), ending in logits, the test keeps at most
+    :data:`ARCHITECTURE_SHARE` of its credit and says what is missing."""
+    layers = layer_sequence(model) if isinstance(model, ModuleValue) else None
+    if layers is None:
+        return check
+    problems = stack_problems(layers, min_hidden=min_hidden, activation=activation)
+    data = dict(check.data, layers=[str(layer) for layer in layers])
+    if not problems:
+        return Check(check.passed, check.message, check.detail, check.fraction, data)
+    shown = "Sequential(" + ", ".join(str(layer) for layer in layers) + ")"
+    return Check(False, f"the model is not the network the exercise asks for: {'; '.join(problems)} "
+                        f"(your model: {shown}); so at most half of the accuracy points. {check.message}",
+                 check.detail, check.credit * ARCHITECTURE_SHARE, dict(data, architecture_problems=problems))
 
 
 def _learned_floor(calibration: Calibration | Missing, metric: str, chance: float) -> float:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from grader.checking.checks import (Check, all_of, as_array, check_defined, check_dict_close, check_returns, check_scalar,
+from grader.checking.checks import (Check, all_of, as_array, check_dict_close, check_returns, check_scalar,
                       check_type, failed, fraction_passed, passed)
 from grader.checking.probe import CallResults, Calls, Frame, Steps, call, ref
 from grader.units.spec import Exercise
@@ -254,9 +254,7 @@ def check_types(where: str, frame: Frame, outcome: object) -> Check:
     return check
 
 
-def _per_frame(results: object, function: str, checker: Callable[[str, Frame, object], Check]) -> list[Check]:
-    if not isinstance(results, CallResults):
-        return [check_defined(function, results)]
+def _per_frame(results: CallResults, checker: Callable[[str, Frame, object], Check]) -> list[Check]:
     return [checker(_where(i, args.args[0]), args.args[0], outcome) for i, (args, outcome) in enumerate(results)]
 
 
@@ -294,14 +292,12 @@ def check_abalone(df: object) -> Check:
 @EXERCISE.test(points=2)
 def loads_abalone(real: dict[str, Any]) -> Check:
     """load_abalone returns the 4177 x 9 Abalone frame with named columns"""
-    return check_abalone(real.get("df") if isinstance(real, dict) else real)
+    return check_abalone(real["df"])
 
 
 @EXERCISE.test(points=2)
 def real_frame(real: dict[str, Any]) -> Check:
     """on the Abalone frame: no missing values; 8/9 numerical, 1/9 categorical, 0 text"""
-    if not isinstance(real, dict):
-        return check_defined("load_abalone", real)
     if not check_abalone(real["df"]).passed:
         return failed("the Abalone checks need a correct `load_abalone()` first")
     checks = [
@@ -320,17 +316,17 @@ def real_frame(real: dict[str, Any]) -> Check:
 @EXERCISE.test(points=2, hidden=True)
 def hidden_missing_fraction(hidden_missing: CallResults) -> Check:
     """missing_fraction on hidden frames with injected NaNs and None"""
-    return fraction_passed(_per_frame(hidden_missing, "missing_fraction", check_missing), "hidden frames")
+    return fraction_passed(_per_frame(hidden_missing, check_missing), "hidden frames")
 
 
 @EXERCISE.test(points=2, hidden=True)
 def hidden_missing_by_column(hidden_by_column: CallResults) -> Check:
     """missing_fraction_by_column on hidden frames"""
-    return fraction_passed(_per_frame(hidden_by_column, "missing_fraction_by_column", check_by_column),
+    return fraction_passed(_per_frame(hidden_by_column, check_by_column),
                            "hidden frames")
 
 
 @EXERCISE.test(points=3, hidden=True)
 def hidden_type_fractions(hidden_types: CallResults) -> Check:
     """type_fractions on hidden frames (bool, labels, free text, category dtype, 20/21 values)"""
-    return fraction_passed(_per_frame(hidden_types, "type_fractions", check_types), "hidden frames")
+    return fraction_passed(_per_frame(hidden_types, check_types), "hidden frames")

@@ -29,9 +29,12 @@ from grader.checking.models import KERNEL_LOGITS, evaluate
 from grader.checking.probe import Steps, array, call, glob, logits, ref, take
 from grader.units.spec import Exercise, Forbidden
 from grader.values import FigureValue, Missing
-from grader.exercises._training import LOADING_TRAINED, check_model, check_reported, missing_or_raised
+from grader.exercises._training import (ARCHITECTURE_SHARE, LOADING_TRAINED, check_model, check_reported,
+                                        missing_or_raised, with_architecture)
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
+LAYER = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"}  # the torch.nn class each name asks for
+SIZES = ("Linear(2, 10)", "Linear(10, 10)", "Linear(10, 2)")
 BUDGET = {"epochs": 60, "lr": 0.05}
 N_TRAIN, N_TEST, NOISE, REPEATS = 500, 1000, 0.15, 3
 CHANCE = 0.5
@@ -133,9 +136,21 @@ def _activation_test(act: str, hidden_training: Any, calibration: Calibration | 
     if isinstance(measured, Check):
         return measured
     accuracy, evidence = measured
-    return check_accuracy(f"{act} models on {REPEATS} hidden two-moons sets ({BUDGET['epochs']} epochs, "
-                          f"lr {BUDGET['lr']:g}), mean held-out", accuracy, calibration, act, chance=CHANCE,
-                          evidence=evidence)
+    check = check_accuracy(f"{act} models on {REPEATS} hidden two-moons sets ({BUDGET['epochs']} epochs, "
+                           f"lr {BUDGET['lr']:g}), mean held-out", accuracy, calibration, act, chance=CHANCE,
+                           evidence=evidence)
+    check = with_architecture(check, hidden_training[f"trained_{act}_0"], min_hidden=2, activation=LAYER[act])
+    return _sizes(check, act)
+
+
+def _sizes(check: Check, act: str) -> Check:
+    """The layer sizes of the exercise text, 2 -> 10 -> 10 -> 2 (once the layers are right)."""
+    sizes = [layer for layer in check.data.get("layers", []) if layer.startswith("Linear")]
+    if "architecture_problems" in check.data or not sizes or sizes == list(SIZES):
+        return check
+    return Check(False, f"make_model({act!r}) has the layers {sizes}, the exercise asks for {list(SIZES)}; so at "
+                        f"most half of the accuracy points. {check.message}", check.detail,
+                 check.credit * ARCHITECTURE_SHARE, check.data)
 
 
 @EXERCISE.test(points=2, hidden=True)

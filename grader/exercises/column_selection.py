@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checking.checks import Check, check_defined, check_returns, describe, failed, fraction_passed, passed
+from grader.checking.checks import (Check, check_pair, check_returns, describe, failed, fraction_passed, passed)
 from grader.checking.probe import CallResults, Calls, Frame
 from grader.units.spec import Exercise, Forbidden
 from grader.values import FrameValue
@@ -76,8 +76,9 @@ def check_split(frame: Frame, target: str, outcome: object, where: str) -> Check
     returned = check_returns("split_by_name", outcome)
     if not returned.passed:
         return returned
-    if not (isinstance(outcome, tuple) and len(outcome) == 2):
-        return failed(f"`{name}` should return a pair (inputs, target), but it returned {describe(outcome)}")
+    pair = check_pair(name, outcome, "(inputs, target)")
+    if not pair.passed:
+        return pair
     inputs, series = outcome
     wanted = [c for c in frame.columns if c != target]
     if not isinstance(inputs, FrameValue) or inputs.nrows < 0:
@@ -99,15 +100,11 @@ def check_split(frame: Frame, target: str, outcome: object, where: str) -> Check
 @EXERCISE.test(points=1)
 def house(house_call: CallResults) -> Check:
     """split_by_name on the book's house frame, target Price"""
-    if not isinstance(house_call, CallResults):
-        return check_defined("split_by_name", house_call)
     return check_split(HOUSE, "Price", house_call.outcomes[0], "house")
 
 
 @EXERCISE.test(points=3, hidden=True)
 def hidden(hidden_calls: CallResults) -> Check:
     """split_by_name on hidden frames, the target anywhere"""
-    if not isinstance(hidden_calls, CallResults):
-        return check_defined("split_by_name", hidden_calls)
     return fraction_passed([check_split(*args.args, outcome, f"hidden frame {i + 1}")
                             for i, (args, outcome) in enumerate(hidden_calls)], "hidden frames")

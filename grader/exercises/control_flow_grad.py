@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checking.checks import (Check, all_of, check_array_close, check_defined, check_returns, check_shape,
-                      failed, fraction_passed, passed)
+from grader.checking.checks import (Check, check_array_close, check_example_calls, check_hidden_calls, check_returns,
+                                    check_shape, check_uses_autograd, failed)
 from grader.checking.probe import CallResults, Calls
 from grader.units.context import UnitContext
 from grader.units.spec import Exercise
-from grader.notebook.static import rule_matches, uses_in
 
 AUTOGRAD = (".backward", "torch.autograd.grad", "torch.autograd.backward", "torch.func.grad")
 
@@ -73,30 +72,19 @@ def check_grad(a: np.ndarray, outcome: object) -> Check:
     return check_array_close(name, np.full(a.shape, factor), outcome, rtol=1e-6, atol=0)
 
 
-def _checks(results: object) -> list[Check]:
-    if not isinstance(results, CallResults):
-        return [check_defined("grad_f", results)]
-    return [check_grad(args.args[0], outcome) for args, outcome in results]
-
-
 @EXERCISE.test(points=1)
 def example(example_call: CallResults) -> Check:
     """grad_f on the example vector"""
-    return all_of(*_checks(example_call))
+    return check_example_calls(example_call, check_grad)
 
 
 @EXERCISE.test(points=3, hidden=True)
 def hidden(hidden_calls: CallResults) -> Check:
     """grad_f on hidden vectors and matrices (scales 1e-3 to 1e2, both branches)"""
-    return fraction_passed(_checks(hidden_calls), "hidden inputs")
+    return check_hidden_calls(hidden_calls, check_grad, "hidden inputs")
 
 
 @EXERCISE.test(points=1)
 def uses_autograd(context: UnitContext) -> Check:
     """grad_f takes the gradient from autograd"""
-    if not any("grad_f" in c.defines for c in context.codes):
-        return failed("`grad_f` is not defined")
-    uses = uses_in(context.codes, roots=("grad_f",))
-    if any(rule_matches(rule, u.name) for u in uses for rule in AUTOGRAD):
-        return passed("grad_f uses autograd")
-    return failed("grad_f does not call .backward() or torch.autograd.grad")
+    return check_uses_autograd("grad_f", context.codes)

@@ -24,7 +24,7 @@ from grader.checking.probe import Steps, call, fashion, glob, logits, ref
 from grader.units.spec import Exercise, Forbidden
 from grader.values import ArrayValue, Missing, Raised
 from grader.exercises._training import (FASHION_CHANCE, LOADING_TRAINED, check_model, check_reported, flat_images,
-                        hidden_fashion_steps, missing_or_raised)
+                        hidden_fashion_steps, missing_or_raised, with_architecture)
 
 BUDGET = {"epochs": 2, "subset": 60000}
 METRIC = "test_accuracy"
@@ -127,7 +127,8 @@ def hidden_accuracy(hidden_training: Any, fashion_test: Any, calibration: Calibr
         data["measured"] = dict(data["measured"], **{f"{METRIC}@{e}": round(a, 6) for e, a in zip(epochs, points)})
         data["curves"] = [curve("test accuracy after each epoch (kernel outputs)", epochs, points, calibration,
                                 METRIC)]
-    return Check(check.passed, message, check.detail, check.fraction, data)
+    model = hidden_training[f"trained_{last}"]
+    return with_architecture(Check(check.passed, message, check.detail, check.fraction, data), model, min_hidden=1)
 
 
 @EXERCISE.test(points=1)

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checking.checks import (Check, all_of, check_array_close, check_defined, check_dtype, check_line_matches,
-                      check_returns, failed, fraction_passed, passed)
+from grader.checking.checks import (Check, all_of, check_array_close, check_dtype, check_example_calls,
+                                    check_hidden_calls, check_line_matches, check_returns, check_uses_autograd)
 from grader.checking.probe import Calls, CallResults
 from grader.units.context import UnitContext
 from grader.units.spec import Exercise, Forbidden
-from grader.notebook.static import rule_matches, uses_in
 from grader.values import FigureValue
 
 COS_RULES = ("torch.cos", "numpy.cos", "math.cos", "cmath.cos", ".cos", "torch.special", "scipy", "sympy")
-AUTOGRAD = (".backward", "torch.autograd.grad", "torch.autograd.backward", "torch.func.grad")
 
 EXERCISE = Exercise(
     "sin_derivative", section="2.5", title="Plot sin and its derivative by autograd",
@@ -47,49 +45,33 @@ def hidden_calls(rng: np.random.Generator) -> Calls:
     ])
 
 
-def check_derivative(x: np.ndarray, outcome: object, dtype: str) -> Check:
-    """One call: a tensor of the input's shape whose values are cos(x)."""
+def check_derivative(x: np.ndarray, outcome: object) -> Check:
+    """One call: a tensor of the input's shape and dtype whose values are cos(x)."""
     name = f"sin_derivative(x of shape {x.shape})"
     returned = check_returns("sin_derivative", outcome, kind="tensor", call=name)
     if not returned.passed:
         return returned
-    tol = 1e-5 if dtype == "float32" else 1e-10
-    return all_of(check_dtype(name, f"torch.{dtype}", outcome),
+    tol = 1e-5 if x.dtype == np.float32 else 1e-10
+    return all_of(check_dtype(name, f"torch.{x.dtype}", outcome),
                   check_array_close(name, np.cos(x.astype(np.float64)), outcome, rtol=0, atol=tol))
-
-
-def _checks(results: object) -> list[Check]:
-    if not isinstance(results, CallResults):
-        return [check_defined("sin_derivative", results)]
-    checks = []
-    for args, outcome in results:
-        x = args.args[0]
-        checks.append(check_derivative(x, outcome, str(x.dtype)))
-    return checks
 
 
 @EXERCISE.test(points=2)
 def example_values(example_call: CallResults) -> Check:
     """sin_derivative on 50 points of [-2 pi, 2 pi] equals cos"""
-    return all_of(*_checks(example_call))
+    return check_example_calls(example_call, check_derivative)
 
 
 @EXERCISE.test(points=3, hidden=True)
 def hidden_values(hidden_calls: CallResults) -> Check:
     """sin_derivative on hidden inputs (shapes, dtypes) equals cos"""
-    return fraction_passed(_checks(hidden_calls), "hidden inputs")
+    return check_hidden_calls(hidden_calls, check_derivative, "hidden inputs")
 
 
 @EXERCISE.test(points=1)
 def uses_autograd(context: UnitContext) -> Check:
     """sin_derivative computes the gradient with autograd"""
-    uses = uses_in(context.codes, roots=("sin_derivative",))
-    if not any(c.defines & {"sin_derivative"} for c in context.codes):
-        return failed("`sin_derivative` is not defined")
-    if any(rule_matches(rule, u.name) for u in uses for rule in AUTOGRAD):
-        return passed("sin_derivative uses autograd")
-    return failed("sin_derivative does not call .backward() or torch.autograd.grad: "
-                  "the derivative must come from automatic differentiation")
+    return check_uses_autograd("sin_derivative", context.codes)
 
 
 @EXERCISE.test(points=2)

@@ -18,15 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from grader.checking.checks import (Check, as_array, check_defined, check_raises, check_returns, describe, failed,
-                      fraction_passed, passed)
+from grader.checking.checks import (Check, as_array, check_hidden_calls, check_raises, check_returns,
+                                    check_uses_autograd, describe, failed, fraction_passed, passed)
 from grader.checking.probe import CallResults, Calls, Steps, array, call, ref
 from grader.units.context import UnitContext
 from grader.units.spec import Exercise, Forbidden
-from grader.notebook.static import rule_matches, uses_in
 from grader.values import ArrayValue
 
-AUTOGRAD = (".backward", "torch.autograd.grad", "torch.autograd.backward", "torch.func.grad")
 TRAIN_TESTS = ("zero_init_works", "large_init_worse", "losses_own", "train_uses_autograd")
 STD = {"default": 0.01, "zero": 0.0, "large": math.sqrt(1000)}
 STD_RTOL = 0.05       # sample std of >= 20000 draws is within 1.5 % with overwhelming odds
@@ -148,10 +146,8 @@ def mse(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray | float) -> f
     return float(np.mean(residual**2))
 
 
-def _run(results: Any, run: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | Check:
+def _run(results: dict[str, Any], run: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | Check:
     """(w, b, losses) of one run, or the check that says why they are unusable."""
-    if not isinstance(results, dict):
-        return check_defined("train", results)
     losses = results[f"losses_{run}"]
     returned = check_returns("train", losses)
     if not returned.passed:
@@ -191,16 +187,12 @@ def check_own(run: str, data: dict[str, Any], results: Any) -> Check:
 @EXERCISE.test(points=3, hidden=True)
 def initial_statistics(hidden_init: CallResults) -> Check:
     """init_params: shapes, requires_grad, b zero, and w's std per scheme (0.01, 0, sqrt(1000))"""
-    if not isinstance(hidden_init, CallResults):
-        return check_defined("init_params", hidden_init)
-    return fraction_passed([check_init(*args.args, outcome) for args, outcome in hidden_init], "schemes")
+    return check_hidden_calls(hidden_init, check_init, "schemes")
 
 
 @EXERCISE.test(points=1)
 def rejects_unknown_scheme(unknown_scheme: CallResults) -> Check:
     """init_params raises ValueError for an unknown scheme"""
-    if not isinstance(unknown_scheme, CallResults):
-        return check_defined("init_params", unknown_scheme)
     return check_raises("init_params(3, 'ones')", "ValueError", unknown_scheme.outcomes[0])
 
 
@@ -246,8 +238,6 @@ def large_init_worse(hidden_training: dict[str, Any]) -> Check:
 @EXERCISE.test(points=2, hidden=True)
 def losses_own(hidden_training: dict[str, Any]) -> Check:
     """train updates w and b in place and its losses are the whole-data MSE after each epoch"""
-    if not isinstance(hidden_training, dict):
-        return check_defined("train", hidden_training)
     data = hidden_training["data"]
     return fraction_passed([check_own(run, data, hidden_training) for run in RUNS], "training runs")
 
@@ -255,9 +245,4 @@ def losses_own(hidden_training: dict[str, Any]) -> Check:
 @EXERCISE.test(points=1)
 def train_uses_autograd(context: UnitContext) -> Check:
     """train takes its gradients from autograd"""
-    if not any("train" in c.defines for c in context.codes):
-        return failed("`train` is not defined")
-    uses = uses_in(context.codes, roots=("train",))
-    if any(rule_matches(rule, u.name) for u in uses for rule in AUTOGRAD):
-        return passed("train uses autograd")
-    return failed("train does not call .backward() or torch.autograd.grad: take the gradients from autograd")
+    return check_uses_autograd("train", context.codes)

@@ -24,14 +24,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from grader.checking.checks import Check, as_array, check_array_close, check_array_equal, check_raises, check_shape, describe, failed, passed
-from grader.checking.probe import Steps, array, const
+from grader.checking.probe import Steps, array, build_request, const
 from grader.homework.sections import normalise_code
 from grader.notebook.static import CellCode
 from grader.values import ArrayValue, FigureValue, FrameValue, Missing, Raised
 
 __all__ = ["Call", "Checkpoint", "CheckpointResult", "find_anchor", "read_node", "request_for", "judge",
            "close", "equal", "shape_is", "grad_close", "raises", "line_like", "where", "each", "satisfies",
-           "frame_is", "figure_shows", "images_shown", "Planned", "changed_after"]
+           "frame_is", "figure_shows", "images_shown", "Planned", "changed_after", "judge_status"]
 
 Expect = Callable[..., Check]
 
@@ -164,9 +164,7 @@ def request_for(checkpoint: Checkpoint) -> tuple[Steps, dict[str, Any]]:
     else:
         steps = {f"r{i}": read_node(name) for i, name in enumerate(checkpoint.reads)}
     descriptor = Steps(steps, tuple(steps), max_bytes=32 * 1024 * 1024)
-    request = {"seed": None, "steps": [[k, v] for k, v in steps.items()], "return": list(steps),
-               "max_bytes": descriptor.max_bytes}
-    return descriptor, request
+    return descriptor, build_request(descriptor)
 
 
 def judge(checkpoint: Checkpoint, values: Any, figures: Sequence[FigureValue]) -> Check:
@@ -185,6 +183,31 @@ def judge(checkpoint: Checkpoint, values: Any, figures: Sequence[FigureValue]) -
         return checkpoint.expect(*ordered)
     except Exception as exc:  # an expectation must never crash the grading
         return failed(f"internal grading error in this checkpoint ({type(exc).__name__}: {exc})")
+
+
+def judge_status(checkpoint: Checkpoint, values: Any, figures: Sequence[FigureValue]) -> tuple[str, str]:
+    """(passed | failed | unmeasurable, message). An expectation that cannot read what it
+    checks on this notebook's variant of the code (a student's ``W`` for the book's ``w``:
+    a KeyError inside it) makes the checkpoint not measurable, never a failure."""
+    try:
+        if checkpoint.figures:
+            check = checkpoint.expect(list(figures))
+        elif not isinstance(values, dict):
+            check = failed(describe(values))
+        elif checkpoint.call is not None:
+            check = checkpoint.expect(values.get("out"))
+        else:
+            ordered = [values.get(k) for k in sorted(values, key=lambda k: int(k[1:]) if k[1:].isdigit() else 0)]
+            for name, value in zip(checkpoint.reads, ordered):
+                if isinstance(value, Missing) or (isinstance(value, Raised) and value.type == "NameError"):
+                    return "failed", f"`{name}` is not defined after this cell"
+            check = checkpoint.expect(*ordered)
+    except (KeyError, AttributeError, IndexError, TypeError, ValueError) as exc:
+        return "unmeasurable", (f"not measurable on this notebook's variant of the code: what it checks is not "
+                                f"there ({type(exc).__name__}: {str(exc)[:80]})")
+    except Exception as exc:  # an expectation must never crash the grading
+        return "unmeasurable", f"not measurable: the check could not be applied ({type(exc).__name__}: {str(exc)[:80]})"
+    return ("passed" if check.passed else "failed"), check.message
 
 
 # -- expectations -------------------------------------------------------------------

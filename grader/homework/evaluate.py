@@ -15,15 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from grader.homework.checkpoints import CheckpointResult, judge
-from grader.homework.plan import PartPlan, analyse, read_request
+from grader.homework.checkpoints import CheckpointResult, judge_status
+from grader.homework.plan import PartPlan, analyse, read_request, scope_codes, section_scope
+from grader.homework.trace import CellTrace, read_traces
 from grader.homework.outputs import fresh_texts, stored_findings
 from grader.checking.probe import read_answer
 from grader.homework.recognise import Attempt, Evidence, Measured
 from grader.results import CellRecord, UnitResult
 from grader.homework.rubric import SectionScore, score_exercises, score_models, score_section
-from grader.homework.sections import CellRef, SectionFound, discussion_text, find_sections
-from grader.homework.trained import MeasuredModel, measure_models, models_probe, printed_accuracies, verified_book_classes
+from grader.homework.sections import (CellRef, SectionFound, discussion_text, find_sections, fingerprint_hits,
+                                      normalise_code)
+from grader.homework.trained import (MeasuredModel, measure_models, models_probe, net_forward_classes,
+                                     printed_accuracies, verified_book_classes)
 from grader.values import FigureValue
 
 if TYPE_CHECKING:
@@ -48,6 +51,8 @@ class _Part:
     plan: PartPlan
     records: dict[int, CellRecord] = field(default_factory=dict)
     fresh: dict[int, str] = field(default_factory=dict)
+    traces: dict[int, CellTrace] = field(default_factory=dict)
+    answers: list[tuple[Any, Attempt, Measured]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -87,22 +92,22 @@ def _pair_printed(models: list[MeasuredModel], values: list[float]) -> list[list
 
 
 def _attach_printed(part: _Part, models: list[MeasuredModel], event_cells: set[int]) -> None:
-    order = [c.index for c in part.ctx.notebook.code_cells]
+    """Link each accuracy a cell printed to the model whose outputs produced it: a model the
+    cell called (the kernel's per-cell record of model calls), else to none. Several models
+    called in one cell share its accuracies in order (a sweep printing one per model)."""
     sources = {c.index: c for c in part.ctx.notebook.cells}
-    by_cell: dict[int, list[MeasuredModel]] = {}
-    for model in models:
-        if model.cell is not None:
-            by_cell.setdefault(model.cell, []).append(model)
-    for cell, group in by_cell.items():
-        window = [cell]
-        for later in order[order.index(cell) + 1:] if cell in order else []:
-            if later in event_cells or len(window) > 3:
-                break
-            window.append(later)
-        fresh = [v for c in window for v in printed_accuracies(part.fresh.get(c, ""), sources[c].source)]
-        stored = [v for c in window for v in printed_accuracies(sources[c].stored_text, sources[c].source)]
+    numbers = {m.number: m for m in models}
+    for cell, trace in sorted(part.traces.items()):
+        group = [numbers[n] for n in dict.fromkeys(trace.models_called) if n in numbers]
+        if not group or cell not in sources:
+            continue
+        fresh = printed_accuracies(part.fresh.get(cell, ""), sources[cell].source)
+        stored = printed_accuracies(sources[cell].stored_text, sources[cell].source)
         for model, now, then in zip(group, _pair_printed(group, fresh), _pair_printed(group, stored)):
-            model.printed, model.stored_printed = now, then
+            if now:
+                model.printed = now
+            if then:
+                model.stored_printed = then
 
 
 def _models(part: _Part, book_forwards: dict[str, str], data_root: Path | None, unit_id: str) -> list[MeasuredModel]:
@@ -110,7 +115,10 @@ def _models(part: _Part, book_forwards: dict[str, str], data_root: Path | None, 
     answer = read_answer(descriptor, part.run.answers.get(f"{unit_id}/models"))
     entries = answer.get("models") if isinstance(answer, dict) else None
     cell_of, event_cells = _model_cells(part.run)
-    book = verified_book_classes(part.ctx.codes, book_forwards)
+    codes = part.ctx.codes
+
+    def book(cell: int | None) -> tuple[frozenset[str], frozenset[str]]:  # the classes as they were when it ran
+        return verified_book_classes(codes, book_forwards, cell), net_forward_classes(codes, cell)
     models = measure_models(entries, part.index, cell_of, book, data_root or Path("."))
     for model in models:
         model.section = part.plan.placements.get(model.cell) if model.cell is not None else None
@@ -141,23 +149,44 @@ def _checkpoints(hw: "Homework", parts: Sequence[_Part]) -> list[CheckpointResul
             results.append(CheckpointResult(checkpoint.section, checkpoint.title, "failed",
                                             f"its cell did not finish ({record.status})", where))
             continue
-        check = judge(checkpoint, values, figures)
-        results.append(CheckpointResult(checkpoint.section, checkpoint.title, "passed" if check.passed else "failed",
-                                        check.message, where))
+        status, message = judge_status(checkpoint, values, figures)
+        sharing = [c for c in part.plan.checkpoints if c.cell == planned.cell and c.checkpoint.figures]
+        if status == "failed" and checkpoint.figures and len(sharing) > 1:
+            status, message = "unmeasurable", (f"not measurable: this cell draws the plots of {len(sharing)} "
+                                               "checkpoints (a merged cell), and only the last one stays visible")
+        results.append(CheckpointResult(checkpoint.section, checkpoint.title, status, message, where))
     return results
 
 
+def _read_values(part: _Part, attempt: Attempt, key: str | None) -> dict[str, Any]:
+    if not attempt.reads or key is None:
+        return {}
+    descriptor, _ = read_request(attempt)
+    answer = read_answer(descriptor, part.run.answers.get(key))
+    return answer if isinstance(answer, dict) else {}
+
+
+def _prose_after(part: _Part, attempt: Attempt, scope: set[int]) -> list[str]:
+    """The student's markdown in the exercise's scope after the attempt's last cell, up to the next code cell
+    that is not part of it (where an answer is written out after computing it)."""
+    cells = part.ctx.notebook.cells
+    out = []
+    for cell in cells[attempt.cells[-1] + 1:]:
+        if cell.index not in scope or (cell.is_code and cell.source.strip()):
+            break
+        if cell.kind == "markdown":
+            out.append(cell.source[:4000])
+    return out[:4]
+
+
 def _measure_attempt(recogniser: Any, attempt: Attempt, part: _Part, models: list[MeasuredModel],
-                     unit_id: str, key: str) -> Measured:
-    values: dict[str, Any] = {}
-    if attempt.reads:
-        descriptor, _ = read_request(attempt)
-        answer = read_answer(descriptor, part.run.answers.get(key))
-        values = answer if isinstance(answer, dict) else {}
+                     values: dict[str, Any], scope: set[int]) -> Measured:
     evidence = Evidence(values=values, records=part.records,
                         figures=[FigureValue(f) for f in part.run.figures(attempt.cells)],
                         models=[m for m in models if m.part == part.index and m.cell in attempt.cells],
-                        codes=list(part.ctx.codes))
+                        codes=list(part.ctx.codes), traces=part.traces,
+                        printed={c: part.fresh.get(c, "") for c in attempt.cells},
+                        prose=_prose_after(part, attempt, scope))
     try:
         return recogniser.measure(attempt, evidence)
     except Exception:
@@ -165,17 +194,40 @@ def _measure_attempt(recogniser: Any, attempt: Attempt, part: _Part, models: lis
                         {"traceback": traceback.format_exc()})
 
 
+def _attempts_of(recogniser: Any, part: _Part) -> list[tuple[Attempt, dict[str, Any]]]:
+    """One notebook's attempts at an exercise with the values read after them: the static
+    ones, plus those only the trace shows (cells no static attempt covers)."""
+    static = [(a, _read_values(part, a, key)) for key, a in part.plan.attempts if a.exercise == recogniser.id]
+    covered = {c for a, _ in static for c in a.cells}
+    scoped = scope_codes(part.ctx.codes, part.plan.placements, recogniser.section)
+    extra = [a for a in recogniser.find_run(scoped, part.traces, part.index) if not set(a.cells) & covered] \
+        if part.traces else []
+    return static + [(a, {}) for a in extra]
+
+
 def _exercises(hw: "Homework", parts: Sequence[_Part], models: list[MeasuredModel]) -> list[dict[str, Any]]:
-    by_id = {r.id: r for r in hw.exercises}
     found: dict[str, dict[str, Any]] = {}
     for part in parts:
-        for key, attempt in part.plan.attempts:
-            recogniser = by_id[attempt.exercise]
-            measured = _measure_attempt(recogniser, attempt, part, models, hw.id, key)
-            entry = found.setdefault(recogniser.id, {**recogniser.describe(), "attempts": []})
-            entry["attempts"].append({"cells": [_label(CellRef(part.index, c), parts) for c in attempt.cells],
-                                      "status": measured.status, "message": measured.message,
-                                      "details": _plain(measured.details)})
+        for recogniser in hw.exercises:
+            scope = section_scope(part.plan.placements, recogniser.section)
+            for attempt, values in sorted(_attempts_of(recogniser, part), key=lambda av: av[0].cells):
+                measured = _measure_attempt(recogniser, attempt, part, models, values, scope)
+                if measured.status == "none":
+                    continue
+                part.answers.append((recogniser, attempt, measured))
+                _add_attempt(found, recogniser, attempt, measured, part, parts)
+    return _combine(hw, found)
+
+
+def _add_attempt(found: dict[str, dict[str, Any]], recogniser: Any, attempt: Attempt, measured: Measured,
+                 part: _Part, parts: Sequence[_Part]) -> None:
+    entry = found.setdefault(recogniser.id, {**recogniser.describe(), "attempts": []})
+    entry["attempts"].append({"cells": [_label(CellRef(part.index, c), parts) for c in attempt.cells],
+                              "status": measured.status, "message": measured.message,
+                              "details": _plain(measured.details)})
+
+
+def _combine(hw: "Homework", found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for recogniser in hw.exercises:
         if recogniser.id in found:
@@ -201,12 +253,19 @@ def _plain(value: Any) -> Any:
 
 # -- sections --------------------------------------------------------------------------------
 
-def _expected(hw: "Homework", part: _Part, cell: int, record: CellRecord) -> str | None:
-    """The exercise whose error this is, if the cell belongs to one that expects it."""
-    by_id = {r.id: r for r in hw.exercises}
-    for _, attempt in part.plan.attempts:
-        if cell in attempt.cells and by_id[attempt.exercise].expects(record.ename, record.evalue):
-            return attempt.exercise
+def _expected(hw: "Homework", part: _Part, section: str, cell: int, record: CellRecord) -> str | None:
+    """Why this error is the exercise's answer, not a failure of the book code: the cell
+    answers an exercise that expects it, or (even when the answer could not be credited)
+    it is student code of the section whose exercise is about exactly this error."""
+    for recogniser, attempt, _ in part.answers:
+        if cell in attempt.cells and recogniser.expects(record.ename, record.evalue):
+            return recogniser.id
+    source = part.ctx.notebook.cells[cell].source
+    if fingerprint_hits(normalise_code(source), [s for s in hw.sections if s.id == section]):
+        return None  # the book's own code: its errors are failures
+    for recogniser in hw.exercises:
+        if recogniser.section == section and recogniser.expects(record.ename, record.evalue):
+            return f"{recogniser.id}, not credited: the error this exercise is about"
     return None
 
 
@@ -227,7 +286,7 @@ def _score_facts(hw: "Homework", found: SectionFound, parts: Sequence[_Part],
             if record is None:
                 s.failed.append(f"{label} (not run)")
             continue
-        exercise = _expected(hw, part, ref.cell, record) if record.status == "error" else None
+        exercise = _expected(hw, part, found.id, ref.cell, record) if record.status == "error" else None
         environment = record.ename in ENVIRONMENT_ERRORS or any(m in record.evalue for m in ENVIRONMENT_MARKS)
         what = f"{label} {record.ename or record.status}"
         if exercise:
@@ -307,6 +366,7 @@ def assemble(hw: "Homework", pairs: list[tuple["UnitContext", "ExecutionRun"]]) 
         part = _Part(i, ctx, run, analyse(hw, ctx.notebook, ctx.codes, i))
         part.records = {r.index: r for r in run.summary.cells}
         part.fresh = fresh_texts(run.nb)
+        part.traces = read_traces(run)
         parts.append(part)
     found = find_sections([(p.ctx.notebook, p.ctx.codes) for p in parts], hw.sections)
     section_of = {ref: s.id for s in found for ref in s.cells}

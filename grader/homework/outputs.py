@@ -132,9 +132,12 @@ def stored_findings(nb: Notebook, codes: Sequence[CellCode], fresh: dict[int, st
     findings: list[Finding] = []
     dependent = run_dependent_cells(codes)
     highest = 0
+    # A Colab (or similar) export drops every execution count: outputs without counts are then
+    # simply how the file was saved, not outputs left over from other code.
+    counts_dropped = all(c.stored_count is None for c in nb.code_cells)
     for cell in nb.code_cells:
         stored = normalise_output(cell.stored_text)
-        if cell.stored_count is None and stored:
+        if cell.stored_count is None and stored and not counts_dropped:
             findings.append(Finding(cell.index, "stale", "shows output but has no execution count: "
                                     "the output is from an earlier run of other code", _short(stored)))
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
-from grader.checking.probe import Steps
+from grader.checking.probe import Steps, build_request
 from grader.homework.checkpoints import Checkpoint, Planned, changed_after, find_anchor, read_node, request_for
 from grader.homework.recognise import Attempt
 from grader.homework.sections import place_cells
@@ -15,7 +15,7 @@ from grader.notebook.static import CellCode
 if TYPE_CHECKING:
     from grader.homework.unit import Homework
 
-__all__ = ["PartPlan", "analyse", "read_request"]
+__all__ = ["PartPlan", "analyse", "read_request", "section_scope", "scope_codes"]
 
 
 @dataclass
@@ -32,12 +32,41 @@ def analyse(hw: "Homework", nb: Notebook, codes: Sequence[CellCode], part: int =
     answers the notebook holds: the same at planning and at evaluation."""
     placements = {p.ref.cell: p.section for p in place_cells(nb, codes, hw.sections, part)}
     plan = PartPlan(placements, [])
-    for i, checkpoint in enumerate(hw.checkpoints):
-        plan.checkpoints.append(_place_checkpoint(f"{hw.id}/cp/{i}", checkpoint, codes, placements))
     for recogniser in hw.exercises:
-        for j, attempt in enumerate(recogniser.find(codes, part)):
+        scoped = scope_codes(codes, placements, recogniser.section)
+        for j, attempt in enumerate(recogniser.find(scoped, part)):
             plan.attempts.append((f"{hw.id}/ex/{recogniser.id}/{j}", attempt))
+    answers = {c for _, a in plan.attempts if not a.facts.get("tentative") for c in a.cells}
+    book_codes = [c for c in codes if c.cell.index not in answers]  # an exercise answer is no book checkpoint
+    for i, checkpoint in enumerate(hw.checkpoints):
+        plan.checkpoints.append(_place_checkpoint(f"{hw.id}/cp/{i}", checkpoint, book_codes, placements))
     return plan
+
+
+def section_scope(placements: dict[int, str | None], section: str) -> set[int]:
+    """The cells an exercise of ``section`` may be answered in: the section's own cells
+    (its book code and the student's exercise area under it), plus cells placed in no
+    section that follow them (under a heading of another book's number, say) until the
+    next section begins. A cell of another section never counts: a typo in 2.5's book
+    code is not a 2.1 exercise."""
+    scope: set[int] = set()
+    inside = False
+    for cell in sorted(placements):
+        placed = placements[cell]
+        if placed == section:
+            inside = True
+            scope.add(cell)
+        elif placed is None and inside:
+            scope.add(cell)
+        elif placed is not None:
+            inside = False
+    return scope
+
+
+def scope_codes(codes: Sequence[CellCode], placements: dict[int, str | None], section: str) -> list[CellCode]:
+    """The code cells of :func:`section_scope`, in notebook order."""
+    scope = section_scope(placements, section)
+    return [c for c in codes if c.cell.index in scope]
 
 
 def _place_checkpoint(key: str, checkpoint: Checkpoint, codes: Sequence[CellCode],
@@ -65,5 +94,4 @@ def read_request(attempt: Attempt) -> tuple[Steps, dict[str, Any]]:
     """The probe reading the globals an exercise answer left behind, and its request."""
     steps = {name: read_node(name) for name in attempt.reads}
     descriptor = Steps(steps, tuple(steps), max_bytes=64 * 1024 * 1024)
-    return descriptor, {"seed": None, "steps": [[k, v] for k, v in steps.items()], "return": list(steps),
-                        "max_bytes": descriptor.max_bytes}
+    return descriptor, build_request(descriptor)

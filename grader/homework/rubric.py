@@ -179,20 +179,23 @@ def score_models(rubric: Rubric, models: Sequence[dict[str, Any]]) -> list[TestR
     for goal in rubric.models:
         candidates = [m for m in models if m["section"] == goal.section and (not goal.classes or m["cls"] in goal.classes)]
         name = f"Model: {goal.title}"
-        trained = [m for m in candidates if m["trained"] and m["accuracy"] is not None]
+        measured = [m for m in candidates if m["trained"] and m["accuracy"] is not None]
+        # rebuilt evidence only: the kernel's own predictions could have been looked up from the labels it holds
+        trained = [m for m in measured if m["evidence"] == "rebuilt"]
         if not candidates:
             message = f"no model of {' or '.join(goal.classes) or 'any class'} was trained or evaluated in {goal.section}"
             tests.append(TestResult(name, 0.0, goal.points, "failed", f"0/{_pts(goal.points)}: {message}"))
             continue
         best = max(trained, key=lambda m: m["accuracy"], default=None)
         if best is None:
-            m = candidates[0]
-            why = "its parameters never changed: it was not trained" if not m["trained"] else (m["reason"] or "not measured")
+            m = measured[0] if measured else candidates[0]
+            why = "its parameters never changed: it was not trained" if not m["trained"] else (
+                f"measured only from {m['evidence']}" if m["accuracy"] is not None else (m["reason"] or "not measured"))
             tests.append(TestResult(name, 0.0, goal.points, "failed", f"0/{_pts(goal.points)}: {m['cls']}: {why}"))
             continue
-        evidence = "rebuilt here from its parameters" if best["evidence"] == "rebuilt" else \
-            "from the kernel's predictions on unlabelled images (weaker evidence)"
-        text = (f"{best['cls']} (cell {best['cell'] + 1 if best['cell'] is not None else '?'}): test accuracy "
+        evidence = "rebuilt here from its parameters"
+        where = best.get("cell_label") or f"cell {best['cell'] + 1 if best['cell'] is not None else '?'}"
+        text = (f"{best['cls']} ({where}): test accuracy "
                 f"{best['accuracy']:.4f} on 10,000 images, {evidence}; needed {goal.min_accuracy:g}")
         ok = best["accuracy"] >= goal.min_accuracy
         got = goal.points if ok else 0.0

@@ -80,6 +80,7 @@ class Placement:
     reason: str  # heading | code | follows | preamble | other
     hits: dict[str, int] = field(default_factory=dict)
     note: str = ""
+    heading: str = ""   # the heading line this cell holds, when its claim was accepted
 
 
 @dataclass
@@ -222,6 +223,36 @@ def _cell_claims(text: str, is_code: bool, specs: Sequence[SectionSpec]) -> tupl
     return None
 
 
+def weak_claim(line: str) -> bool:
+    """A heading whose claim needs the code around it to agree before it moves cells: a
+    sub-subsection number (``####2.1.1.3``, often a typo inside another section) or a
+    title alone in a minor heading (``### Classification``), as opposed to ``## 4.3 ...``."""
+    raw = line.strip()
+    level = len(raw) - len(raw.lstrip("#"))
+    text = DECORATION.sub("", raw).strip().rstrip("*_:# ").strip()
+    m = NUMBER.match(text)
+    if m:
+        return m.group(3).count(".") >= 2
+    return level == 0 or level >= 3
+
+
+def _code_agrees(nb: Notebook, start: int, by_index: dict[int, CellCode], claims: list[str],
+                 specs: Sequence[SectionSpec]) -> bool:
+    """Whether the code after a weak heading (up to the next heading) matches a claimed
+    section's fingerprints; a claimed section without book code agrees when no code
+    of another section follows."""
+    hits: dict[str, int] = {}
+    for cell in nb.cells[start + 1:]:
+        if _cell_claims(cell.source, cell.is_code, specs):
+            break
+        code = by_index.get(cell.index)
+        if code is not None:
+            for sid, found in fingerprint_hits(_normalised(code), specs).items():
+                hits[sid] = hits.get(sid, 0) + len(found)
+    no_code = {s.id for s in specs if not s.has_code}
+    return any(hits.get(c) for c in claims) or (not hits and any(c in no_code for c in claims))
+
+
 class _Segment:
     """Cells since the last heading, and the fingerprints they matched, by section."""
 
@@ -248,6 +279,9 @@ def place_cells(nb: Notebook, codes: Sequence[CellCode], specs: Sequence[Section
     for cell in nb.cells:
         ref = CellRef(part, cell.index)
         claim = _cell_claims(cell.source, cell.is_code, specs)
+        if claim and current is not None and claim[0][0] != current and weak_claim(claim[1]) \
+                and not _code_agrees(nb, cell.index, by_index, [c for c in claim[0] if not c.startswith("other:")], specs):
+            claim = None  # a minor heading whose claim the code around it does not bear out: it stays where it is
         if claim:
             current = claim[0][0]
             segment = _Segment(len(placements), claim[0])
@@ -275,7 +309,7 @@ def place_cells(nb: Notebook, codes: Sequence[CellCode], specs: Sequence[Section
         section = current if current and not current.startswith("other:") else None
         if section is None:
             reason = "other" if current else "preamble"
-        placements.append(Placement(ref, section, reason, hits, note))
+        placements.append(Placement(ref, section, reason, hits, note, claim[1] if claim else ""))
     return placements
 
 
@@ -296,9 +330,8 @@ def find_sections(parts: Sequence[tuple[Notebook, Sequence[CellCode]]], specs: S
                 section.code_cells.append(placement.ref)
             elif cell.kind in ("markdown", "raw"):
                 section.markdown_cells.append(placement.ref)
-            claim = _cell_claims(cell.source, cell.is_code, specs)
-            if claim:
-                section.headings.append((placement.ref, claim[1]))
+            if placement.heading:
+                section.headings.append((placement.ref, placement.heading))
             if placement.note:
                 section.notes.append(placement.note)
             code = by_index.get(cell.index)

@@ -27,12 +27,12 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from grader.checking.models import accuracy, architecture, rebuild, test_set
-from grader.checking.probe import Steps
+from grader.checking.probe import Steps, build_request
 from grader.notebook.static import CellCode
 from grader.values import ArrayValue, ModuleValue
 
-__all__ = ["MeasuredModel", "models_probe", "verified_book_classes", "measure_models", "activations_of",
-           "printed_accuracies", "DISAGREEMENT"]
+__all__ = ["MeasuredModel", "models_probe", "verified_book_classes", "net_forward_classes", "measure_models",
+           "activations_of", "printed_accuracies", "DISAGREEMENT", "UNTRUSTED"]
 
 DISAGREEMENT = 0.05
 ACTIVATION_CLASSES = ("ReLU", "Sigmoid", "Tanh", "GELU", "LeakyReLU", "ELU", "SiLU", "Softplus", "Mish", "PReLU")
@@ -50,7 +50,7 @@ class MeasuredModel:
     trained: bool
     fmnist: bool
     accuracy: float | None = None
-    evidence: str = "none"   # rebuilt | kernel predictions | none
+    evidence: str = "none"   # rebuilt | kernel predictions (untrusted: ...) | none
     reason: str = ""
     hparams: dict[str, Any] = field(default_factory=dict)
     fits: list[dict[str, Any]] = field(default_factory=list)
@@ -74,8 +74,7 @@ def models_probe() -> tuple[Steps, dict[str, Any]]:
     """The end-of-notebook probe asking the runtime for every model it kept."""
     node = {"kind": "call", "fn": {"kind": "runtime", "name": "tracked_models"}, "args": [], "kwargs": {}}
     descriptor = Steps({"models": node}, ("models",), max_bytes=512 * 1024 * 1024)
-    request = {"seed": None, "steps": [["models", node]], "return": ["models"], "max_bytes": descriptor.max_bytes}
-    return descriptor, request
+    return descriptor, build_request(descriptor)
 
 
 # -- which notebook classes are the book's ------------------------------------------
@@ -130,21 +129,47 @@ def _definitions(codes: Iterable[CellCode]) -> tuple[dict[str, list[str]], dict[
     return functions, methods
 
 
-def verified_book_classes(codes: Sequence[CellCode], book: dict[str, str]) -> frozenset[str]:
-    """Notebook classes whose every ``forward``, and every helper that forward calls, is
-    exactly the book's. ``book`` maps a class name to the book's source of its forward
-    and helpers (``def forward(self, X): ...`` and ``def softmax(X): ...``)."""
-    functions, methods = _definitions(codes)
+def verified_book_classes(codes: Sequence[CellCode], book: dict[str, str], upto: int | None = None) -> frozenset[str]:
+    """Notebook classes whose ``forward``, and every helper that forward calls, were
+    exactly the book's when the model ran: the last definition of each in a cell up to
+    ``upto`` (the model's cell; None: the whole notebook). A later redefinition of an
+    unrelated ``softmax``, or of the class itself, does not change what the model ran.
+    ``book`` maps a class name to the book's source of its forward and helpers."""
+    functions, methods = _definitions(c for c in codes if upto is None or c.cell.index <= upto)
     verified = set()
     for cls, source in book.items():
         reference = _reference(source)
         forwards = methods.get((cls, "forward"), [])
-        if not forwards or any(f != reference.get("forward") for f in forwards):
+        if not forwards or forwards[-1] != reference.get("forward"):
             continue
         helpers = [name for name in reference if name != "forward"]
-        if all(functions.get(h) and all(f == reference[h] for f in functions[h]) for h in helpers):
+        if all(functions.get(h) and functions[h][-1] == reference[h] for h in helpers):
             verified.add(cls)
     return frozenset(verified)
+
+
+NET_FORWARD = _reference("def forward(self, X):\n    return self.net(X)\n")["forward"]
+NET_FORWARD_CHECKED = _reference("def forward(self, X):\n    assert hasattr(self, 'net'), 'Neural network is defined'\n"
+                                 "    return self.net(X)\n")["forward"]
+
+
+def net_forward_classes(codes: Sequence[CellCode], upto: int | None = None) -> frozenset[str]:
+    """Notebook classes whose forward, when the model ran, was ``return self.net(X)``: their
+    own, or (with none of their own) that of a notebook base class (the 3.2 ``Module``)."""
+    cells = [c for c in codes if (upto is None or c.cell.index <= upto) and c.tree is not None]
+    _, methods = _definitions(cells)
+    bases: dict[str, list[str]] = {}
+    for code in cells:
+        for node in code.tree.body:  # type: ignore[union-attr]
+            if isinstance(node, ast.ClassDef):
+                bases[node.name] = [b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "") for b in node.bases]
+
+    def is_net(cls: str, seen: frozenset[str] = frozenset()) -> bool:
+        forwards = methods.get((cls, "forward"))
+        if forwards:
+            return forwards[-1] in (NET_FORWARD, NET_FORWARD_CHECKED)
+        return any(b in bases and b not in seen and is_net(b, seen | {cls}) for b in bases.get(cls, []))
+    return frozenset(cls for cls in bases if is_net(cls))
 
 
 # -- measuring ------------------------------------------------------------------------
@@ -172,11 +197,24 @@ def _test_images(data_root: Path, side: int) -> tuple[np.ndarray, np.ndarray]:
     return _TEST_CACHE[key]
 
 
+def _rebuild_net(module: ModuleValue, net_classes: frozenset[str]) -> Any:
+    """``self.net`` of a class whose forward is ``return self.net(X)``, rebuilt when standard layers."""
+    children = dict(module.tree.get("children", []))
+    if module.class_name not in net_classes or "net" not in children:
+        return None
+    params = {k[4:]: v for k, v in module.params.items() if k.startswith("net.")}
+    return rebuild(ModuleValue(tree=children["net"], params=params), frozenset())
+
+
+UNTRUSTED = ("kernel predictions (untrusted: the kernel's copy of Fashion-MNIST holds the test labels, so the "
+             "notebook could have looked them up; not scored)")
+
+
 def _measure(entry: dict[str, Any], module: ModuleValue, book: frozenset[str], data_root: Path,
-             labels: np.ndarray) -> tuple[float | None, str, str]:
+             labels: np.ndarray, net_classes: frozenset[str] = frozenset()) -> tuple[float | None, str, str]:
     """Accuracy on the test set, the kind of evidence, and why (when not rebuilt)."""
     side, shape = entry.get("side"), entry.get("shape")
-    forward = rebuild(module, book)
+    forward = rebuild(module, book) or _rebuild_net(module, net_classes)
     reason = ""
     if forward is not None and side and shape:
         try:
@@ -191,16 +229,17 @@ def _measure(entry: dict[str, Any], module: ModuleValue, book: frozenset[str], d
         reason = "its forward is the notebook's own code, so the grader cannot rebuild it"
     preds = entry.get("predictions")
     if isinstance(preds, ArrayValue) and preds.array.shape == labels.shape:
-        return float(np.mean(preds.array == labels)), "kernel predictions", reason
+        return float(np.mean(preds.array == labels)), UNTRUSTED, reason
     return None, "none", entry.get("prediction_error") or reason or "no predictions on the test images"
 
 
-def measure_models(entries: Any, part: int, cell_of: dict[int, int], book: frozenset[str],
+def measure_models(entries: Any, part: int, cell_of: dict[int, int], book: Any,
                    data_root: Path) -> list[MeasuredModel]:
     """Every model the runtime sent back for notebook ``part``, measured.
 
     ``cell_of`` maps the runtime's model number to the cell that first trained (else
-    first called) it."""
+    first called) it. ``book``: the verified book classes, or a function of the model's
+    cell giving (book classes, classes whose forward is ``self.net(X)``) as they were then."""
     if not isinstance(entries, list):
         return []
     import torch
@@ -213,7 +252,7 @@ def measure_models(entries: Any, part: int, cell_of: dict[int, int], book: froze
         torch.set_num_threads(threads)
 
 
-def _measure_all(entries: list[Any], part: int, cell_of: dict[int, int], book: frozenset[str],
+def _measure_all(entries: list[Any], part: int, cell_of: dict[int, int], book: Any,
                  data_root: Path) -> list[MeasuredModel]:
     labels: np.ndarray | None = None
     out = []
@@ -232,7 +271,8 @@ def _measure_all(entries: list[Any], part: int, cell_of: dict[int, int], book: f
         if fmnist:
             if labels is None:
                 labels = _test_images(data_root, 28)[1]
-            model.accuracy, model.evidence, model.reason = _measure(entry, module, book, data_root, labels)
+            classes, nets = book(model.cell) if callable(book) else (book, frozenset())
+            model.accuracy, model.evidence, model.reason = _measure(entry, module, classes, data_root, labels, nets)
             if model.accuracy is not None:
                 model.accuracy = round(model.accuracy, 4)
         else:

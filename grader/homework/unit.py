@@ -23,6 +23,7 @@ from grader.homework.plan import analyse, read_request
 from grader.homework.recognise import Recogniser
 from grader.homework.rubric import Rubric
 from grader.homework.sections import SectionSpec, find_sections
+from grader.homework.trace import TRACE_KEY, trace_probe
 from grader.homework.trained import models_probe
 from grader.notebook.load import Notebook
 from grader.notebook.static import CellCode
@@ -94,7 +95,8 @@ class Homework:
         """Probes for one notebook: checkpoints after their anchors, exercise reads after
         their cells, and the models after the last cell."""
         plan = analyse(self, ctx.notebook, ctx.codes)
-        calls = []
+        # before the first cell: start the kernel's per-cell trace of tensor operations (runtime/trace.py)
+        calls = [KernelCall(f"{self.id}/{TRACE_KEY}", trace_probe(), 30.0, -1)]
         for planned in plan.checkpoints:
             if planned.status == "planned" and planned.cell is not None:
                 calls.append(KernelCall(planned.key, planned.request, 0.0, ctx.origin_to_position(planned.cell)))

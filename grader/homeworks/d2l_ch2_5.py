@@ -15,8 +15,9 @@ import numpy as np
 from grader.homework.checkpoints import (Call, Checkpoint, close, each, equal, figure_shows, frame_is, grad_close, images_shown, raises,
                            satisfies, shape_is, where)
 from grader.homework.unit import Homework
-from grader.homework.recognise import (AbaloneFractions, ActivationComparison, Broadcast3D, CompareOperators, InitRuns, OhmFit,
-                         PlanckFit, RemoveSaveHyperparameters, SinDerivative, Sweep)
+from grader.homework.recognise import (AbaloneFractions, ActivationComparison, BackwardTwice, Broadcast3D, CompareOperators,
+                                       ControlFlowGrad, InitRuns, OhmFit, PlanckFit, RemoveSaveHyperparameters,
+                                       RowNormalise, SinDerivative, Sweep)
 from grader.homework.rubric import ModelGoal, Rubric
 from grader.homework.sections import SectionSpec
 
@@ -201,6 +202,9 @@ EXERCISES = (
     CompareOperators("2.1-1", section="2.1", title="other comparison operators on X and Y"),
     Broadcast3D("2.1-2", section="2.1", title="broadcasting with 3-D tensors"),
     AbaloneFractions("2.2-1", section="2.2", title="Abalone: missing values and variable types"),
+    RowNormalise("2.3-6", section="2.3", title="A / A.sum(axis=1): what happens and why"),
+    BackwardTwice("2.5-2", section="2.5", title="backward run twice on one graph"),
+    ControlFlowGrad("2.5-3", section="2.5", title="the control-flow function on a random vector or matrix"),
     SinDerivative("2.5-4", section="2.5", title="plot sin and its derivative by autograd"),
     RemoveSaveHyperparameters("3.2-2", section="3.2", title="B without save_hyperparameters"),
     InitRuns("3.4-1", section="3.4", title="zero or variance-1000 initialisation"),

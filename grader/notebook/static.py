@@ -9,6 +9,12 @@ into the notebook's helper functions, so hiding ``torch.cos`` in a helper does n
 What this cannot see, and says so: code built at run time (``eval``, ``exec``,
 ``getattr`` with a computed name, ``__import__``). Exercises with forbidden-call rules
 treat such dynamic code as a violation, because it cannot be checked.
+
+For planning probes it also records, per cell, the names its top-level code touches
+(binds, mutates, passes along) and whether it may bind names the AST cannot see
+(``exec``, ``globals()[...]``, star imports, ``%run``): see :func:`binding_cells`.
+Any source is accepted: a cell too large, too deeply nested or not encodable is marked
+"not analysable" (and treated as dynamic), never an exception.
 """
 
 from __future__ import annotations
@@ -20,10 +26,18 @@ from typing import Iterable
 
 from grader.notebook.load import Cell
 
-__all__ = ["Use", "CellCode", "parse_cell", "analyse", "uses_in", "rule_matches", "DYNAMIC"]
+__all__ = ["Use", "CellCode", "parse_cell", "analyse", "uses_in", "rule_matches", "DYNAMIC", "NOT_ANALYSABLE",
+           "NameFacts", "name_facts"]
 
 MAGIC_LINE = re.compile(r"^(\s*)([!%]|pip3?\s+install\b|conda\s+install\b)")
+# IPython magics that bring in names from elsewhere: a cell using one may bind anything.
+BINDING_MAGIC = re.compile(r"^\s*%{1,2}(run|load|store|recall|macro|autoreload)\b", re.M)
 DYNAMIC = frozenset({"eval", "exec", "compile", "__import__", "importlib.import_module", "builtins.getattr*"})
+# Names whose use lets code bind globals the AST cannot see.
+BINDS_DYNAMICALLY = frozenset({"exec", "eval", "globals", "vars", "get_ipython", "__builtins__"})
+NOT_ANALYSABLE = "<not analysable>"
+MAX_SOURCE_CHARS = 2_000_000
+MAX_DEPTH = 120  # deeper trees overflow the recursive visitors below
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,17 @@ class CellCode:
     defines: set[str] = field(default_factory=set)
     functions: dict[str, ast.AST] = field(default_factory=dict)
     syntax_error: str = ""
+    top_names: set[str] = field(default_factory=set)  # names the top-level code touches, not as a callee
+    called: set[str] = field(default_factory=set)     # names the top-level code calls
+    imported: set[str] = field(default_factory=set)   # names bound only by an import
+    star_import: bool = False
+    magic: bool = False                               # a %run-like magic
+    not_analysable: str = ""                          # why the cell could not be analysed at all
+
+    @property
+    def unknown(self) -> bool:
+        """The cell may bind names this analysis cannot see (it ran, but was not analysed)."""
+        return bool(self.not_analysable) or self.star_import or self.magic
 
 
 def _python_source(source: str) -> str:
@@ -99,14 +124,82 @@ def _top_level_definitions(tree: ast.Module) -> tuple[set[str], dict[str, ast.AS
     return names, functions
 
 
+def _depth(tree: ast.AST) -> int:
+    """The nesting depth of ``tree``, computed without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _top_level_uses(tree: ast.Module) -> tuple[set[str], set[str], bool]:
+    """Names the cell's own code (not its function bodies) touches other than as a callee,
+    the names it calls, and whether it star-imports."""
+    touched: set[str] = set()
+    called: set[str] = set()
+    star = False
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            touched.add(node.name)
+            stack += node.decorator_list  # the body runs later, when called
+            continue
+        if isinstance(node, ast.Lambda):
+            continue
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            star = True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            called.add(node.func.id)
+            stack += [*node.args, *node.keywords]
+            continue
+        if isinstance(node, ast.Name):
+            touched.add(node.id)
+        stack.extend(ast.iter_child_nodes(node))
+    return touched, called, star
+
+
+def _import_only(tree: ast.Module, names: set[str]) -> set[str]:
+    """Of ``names``, those the cell binds by import statements only."""
+    imported: set[str] = set()
+    other: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imported.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            other.add(node.id)
+    return (imported - other) & names
+
+
+def _not_analysable(cell: Cell, why: str) -> CellCode:
+    return CellCode(cell, None, not_analysable=why, syntax_error=f"not analysable: {why}")
+
+
 def parse_cell(cell: Cell) -> CellCode:
-    """Parse a code cell; a syntax error is recorded, never raised."""
+    """Parse a code cell. A syntax error is recorded; a cell too large, too deeply nested
+    or not encodable is marked not analysable. Never raises."""
+    source = cell.source
+    if len(source) > MAX_SOURCE_CHARS:
+        return _not_analysable(cell, f"the cell has {len(source):,} characters")
     try:
-        tree = ast.parse(_python_source(cell.source))
-    except (SyntaxError, ValueError) as exc:
+        tree = ast.parse(_python_source(source))
+    except SyntaxError as exc:
         return CellCode(cell, None, syntax_error=f"{type(exc).__name__}: {exc}")
+    except (RecursionError, MemoryError):
+        return _not_analysable(cell, "the code is nested too deeply to parse")
+    except ValueError as exc:  # null bytes, text that is not valid UTF-8 (lone surrogates)
+        return _not_analysable(cell, f"{type(exc).__name__}: {str(exc)[:200]}")
+    if _depth(tree) > MAX_DEPTH:
+        return _not_analysable(cell, "the code is nested too deeply to analyse")
     names, functions = _top_level_definitions(tree)
-    return CellCode(cell, tree, names, functions)
+    touched, called, star = _top_level_uses(tree)
+    return CellCode(cell, tree, names, functions, top_names=touched | names, called=called,
+                    imported=_import_only(tree, names), star_import=star,
+                    magic=bool(BINDING_MAGIC.search(source)))
 
 
 def analyse(cells: Iterable[Cell]) -> list[CellCode]:
@@ -198,7 +291,9 @@ class _UseCollector(ast.NodeVisitor):
 
 def uses_in(codes: list[CellCode], roots: Iterable[str] = (), cells: Iterable[int] = ()) -> list[Use]:
     """Uses inside the top-level code of ``cells`` and inside the functions named ``roots``,
-    following calls into the notebook's other top-level functions."""
+    following calls into the notebook's other top-level functions. A cell that could not
+    be analysed (in ``cells``, or anywhere while a root is not found) is a use of
+    :data:`NOT_ANALYSABLE`."""
     aliases, stars = _aliases(codes)
     definitions = {}
     for code in codes:
@@ -207,7 +302,10 @@ def uses_in(codes: list[CellCode], roots: Iterable[str] = (), cells: Iterable[in
     uses: list[Use] = []
     wanted_cells = set(cells)
     pending = list(roots)
+    unseen_root = any(r not in definitions for r in pending)
     for code in codes:
+        if code.not_analysable and (code.cell.index in wanted_cells or unseen_root):
+            uses.append(Use(NOT_ANALYSABLE, code.cell.index, 0))
         if code.cell.index in wanted_cells and code.tree is not None:
             collector = _UseCollector(aliases, stars, code.cell.index)
             collector.visit(code.tree)
@@ -233,3 +331,73 @@ def rule_matches(rule: str, name: str) -> bool:
     if rule.startswith("."):
         return name == rule or name.endswith(rule)
     return name == rule or name.startswith(rule + ".")
+
+
+def _local_names(node: ast.AST) -> set[str]:
+    """Names a function binds for itself: parameters and assignments not declared global."""
+    local: set[str] = set()
+    declared: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.arg):
+            local.add(sub.arg)
+        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+            local.add(sub.id)
+        elif isinstance(sub, (ast.Global, ast.Nonlocal)):
+            declared.update(sub.names)
+    return local - declared
+
+
+def _reads(node: ast.AST) -> set[str]:
+    """The globals one function body reads (``global:W`` for a ``global W`` declaration)."""
+    local = _local_names(node)
+    found: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id not in local:
+            found.add(sub.id)
+        elif isinstance(sub, ast.Global):
+            found.update(f"global:{n}" for n in sub.names)
+    return found
+
+
+@dataclass
+class NameFacts:
+    """What each cell does to the notebook's globals when it runs, for planning probes.
+
+    ``touched[i]``: names cell ``i`` binds, mutates or passes along (its top-level code,
+    and the globals read by the notebook functions it calls; ``global:W`` when a called
+    function declares ``global W``); ``dynamic``: cells that may bind names the AST
+    cannot see."""
+
+    codes: list[CellCode]
+    touched: dict[int, set[str]] = field(default_factory=dict)
+    dynamic: list[int] = field(default_factory=list)
+    _reads: dict[str, set[str]] = field(default_factory=dict)
+
+    def free_names(self, roots: Iterable[str]) -> set[str]:
+        """The globals the notebook functions ``roots`` read when called, following calls
+        into other notebook functions."""
+        found: set[str] = set()
+        seen: set[str] = set()
+        pending = list(roots)
+        while pending:
+            name = pending.pop()
+            if name in seen or name not in self._reads:
+                continue
+            seen.add(name)
+            found |= self._reads[name]
+            pending += self._reads[name]
+        return found
+
+
+def name_facts(codes: list[CellCode]) -> NameFacts:
+    """:class:`NameFacts` for a notebook's parsed cells."""
+    facts = NameFacts(codes)
+    for code in codes:
+        for name, node in code.functions.items():
+            facts._reads[name] = _reads(node)
+    for code in codes:
+        touched = code.top_names | facts.free_names(code.called)
+        facts.touched[code.cell.index] = touched
+        if code.unknown or (touched | code.called) & BINDS_DYNAMICALLY:
+            facts.dynamic.append(code.cell.index)
+    return facts

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader.classroom.stats import ClassStats, ExerciseStats
+from grader.report.escape import terminal_text
 from grader.report.html import CSS
 from grader.report.plots import bars_png, histogram_png
 
@@ -29,16 +30,21 @@ def sparkline(scores: list[float], top: float, bins: int = 10) -> str:
     return "".join(BLOCKS[round(8 * c / peak)] for c in counts)
 
 
+def _t(text: str) -> str:
+    """Student-controlled text for the terminal: control characters shown, markup escaped."""
+    return escape(terminal_text(str(text)))
+
+
 def _exercise_table(ex: ExerciseStats) -> Table:
-    table = Table(title=f"{ex.unit}: {ex.count} submissions, mean {ex.mean:g}/{ex.max_score:g}, "
+    table = Table(title=f"{_t(ex.unit)}: {ex.count} submissions, mean {ex.mean:g}/{ex.max_score:g}, "
                         f"median {ex.median:g}, full marks {100 * ex.pass_rate:.0f}%  "
                         f"[{sparkline(ex.scores, ex.max_score)}]",
                   title_justify="left", header_style="bold")
     for column in ("test", "pass rate", "mean", "most common failures"):
         table.add_column(column, overflow="fold")
     for t in ex.tests:
-        failures = "\n".join(f"{n}x {escape(example)}" for _, n, example in t.failures)
-        table.add_row(escape(t.name.split(": ", 1)[-1]), f"{100 * t.pass_rate:.0f}%",
+        failures = "\n".join(f"{n}x {_t(example)}" for _, n, example in t.failures)
+        table.add_row(_t(t.name.split(": ", 1)[-1]), f"{100 * t.pass_rate:.0f}%",
                       f"{t.mean:g}/{t.max_score:g}", failures)
     return table
 
@@ -47,7 +53,7 @@ def print_stats(stats: ClassStats, console: Console | None = None) -> None:
     """The statistics as tables."""
     console = console or Console(highlight=False)
     counts = ", ".join(f"{n} {k}" for k, n in sorted(stats.statuses.items()))
-    console.print(f"[bold]{stats.students} students[/] ({escape(counts)})")
+    console.print(f"[bold]{stats.students} students[/] ({_t(counts)})")
     for ex in stats.exercises:
         console.print(_exercise_table(ex))
 

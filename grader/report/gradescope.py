@@ -6,7 +6,10 @@ key ``d2l_grade`` what else the grader knows: environment, isolation, lines not 
 cell errors, notes; for a free-form homework, everything measured per section (its
 ``UnitResult.extra``: sections, exercises, models, discussions). Internal grading errors
 show as failed with a plain message; their traceback stays in the gradebook, not in what
-students see.
+students see. Each test carries its ``visibility``: hidden tests ``after_published``, the
+others ``visible``. Nothing private reaches this document: messages of hidden tests are
+the student's version (no inputs or expected values, see grader/units/redact.py) and the
+tests' ``details`` (instructor detail, seeds, tracebacks) are left out.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ def _output(test: Any) -> str:
     return test.message
 
 
+def _visibility(test: Any) -> str:
+    """Hidden tests show once the instructor publishes the grades; the others at once."""
+    return "after_published" if test.hidden else "visible"
+
+
 def to_gradescope(result: SubmissionResult) -> dict[str, Any]:
     """The ``results.json`` document of ``result``."""
     tests = []
@@ -29,7 +37,7 @@ def to_gradescope(result: SubmissionResult) -> dict[str, Any]:
         for test in unit.tests:
             tests.append({"name": test.name, "score": test.score, "max_score": test.max_score,
                           "status": "passed" if test.status == "passed" else "failed",
-                          "output": _output(test), "visibility": "visible"})
+                          "output": _output(test), "visibility": _visibility(test)})
     return {
         "score": result.score,
         "max_score": result.max_score,

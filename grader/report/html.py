@@ -15,13 +15,16 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from grader.classroom.review_store import round_points, show_points
 from grader.results import ExecutionSummary, SubmissionResult, TestResult, UnitResult
 from grader.report.plots import curves_png, figure_png
 
 __all__ = ["render_html", "write_html", "CSS"]
 
-# Details that stay with the instructor (hidden tests' inputs, grader tracebacks).
-PRIVATE_DETAILS = ("instructor_detail", "traceback")
+# Details that stay with the instructor (hidden tests' inputs, grader tracebacks), and
+# those said in the message already (review records, curves' raw data).
+PRIVATE_DETAILS = ("instructor_detail", "traceback", "override", "hand")
+MAX_LISTED = 8
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 70em;
@@ -50,7 +53,7 @@ def _e(value: Any) -> str:
 
 
 def _points(value: float) -> str:
-    return f"{value:g}"
+    return f"{round_points(value):g}"
 
 
 def _badge(test: TestResult) -> str:
@@ -61,16 +64,42 @@ def _badge(test: TestResult) -> str:
     return f'<span class="badge {kind}">{label}</span>'
 
 
+def _label(key: Any) -> str:
+    return str(key).replace("_", " ")
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return {True: "yes", False: "no", None: "-"}[value]
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = str(value)
+    return text[:300] + ("..." if len(text) > 300 else "")
+
+
+def _value(value: Any, depth: int = 0) -> str:
+    """A measured value as people read it: a number, a short list, or a small table (escaped)."""
+    if isinstance(value, dict) and depth < 2 and value:
+        rows = "".join(f"<tr><th>{_e(_label(k))}</th><td>{_value(v, depth + 1)}</td></tr>"
+                       for k, v in list(value.items())[:MAX_LISTED * 2])
+        return f'<table class="grid">{rows}</table>'
+    if isinstance(value, (list, tuple)) and all(not isinstance(v, (dict, list, tuple)) for v in value):
+        shown = ", ".join(_scalar(v) for v in value[:MAX_LISTED])
+        more = f" ... ({len(value)} values)" if len(value) > MAX_LISTED else ""
+        return _e(shown + more)
+    if isinstance(value, (dict, list, tuple)):
+        text = json.dumps(value, default=str)
+        return _e(text[:300] + ("..." if len(text) > 300 else ""))
+    return _e(_scalar(value))
+
+
 def _details(test: TestResult) -> str:
+    """What was measured, as a small table of labelled values (no raw dicts)."""
     shown = {k: v for k, v in test.details.items() if k not in PRIVATE_DETAILS}
     if not shown:
         return ""
-    items = []
-    for key, value in shown.items():
-        text = value if isinstance(value, (str, int, float)) else json.dumps(value, default=str)
-        text = str(text)
-        items.append(f"<dt>{_e(key)}</dt><dd>{_e(text[:300] + ('...' if len(text) > 300 else ''))}</dd>")
-    return f'<dl class="details">{"".join(items)}</dl>'
+    rows = "".join(f"<tr><th>{_e(_label(k))}</th><td>{_value(v)}</td></tr>" for k, v in shown.items())
+    return f'<table class="grid details">{rows}</table>'
 
 
 def _test_row(test: TestResult) -> str:
@@ -101,12 +130,39 @@ def _figures(unit: UnitResult, references: Sequence[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _curve_marks(unit: UnitResult, curves: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]],
+                                                                               dict[str, Any] | None]:
+    """The full-marks, reference and chance lines and the scored value, from the curves' test."""
+    names = {c.get("test") for c in curves if isinstance(c, dict)}
+    test = next((t for t in unit.tests if t.name in names), None)
+    if test is None:
+        return [], None
+    d = test.details
+    ref = d.get("reference") if isinstance(d.get("reference"), dict) else {}
+    levels = []
+    if isinstance(ref.get("full_at"), (int, float)):
+        levels.append({"y": ref["full_at"], "label": f"full marks from {ref['full_at']:.3f}", "kind": "full"})
+    if isinstance(ref.get("mean"), (int, float)):
+        levels.append({"y": ref["mean"], "label": f"reference mean {ref['mean']:.3f}", "kind": "reference"})
+    if isinstance(d.get("chance"), (int, float)):
+        levels.append({"y": d["chance"], "label": f"chance {d['chance']:g}", "kind": "chance"})
+    measured = d.get("measured") if isinstance(d.get("measured"), dict) else {}
+    final = next((v for k, v in measured.items() if "@" not in str(k) and isinstance(v, (int, float))), None)
+    xs = [x for c in curves for x in (c.get("x") or []) if isinstance(x, (int, float))]
+    scored = {"x": max(xs), "y": final, "evidence": d.get("evidence", "")} if final is not None and xs else None
+    return levels, scored
+
+
 def _curves(unit: UnitResult) -> str:
     curves = unit.extra.get("curves")
     if not curves:
         return ""
-    png = curves_png(curves)
-    return "<h3>Learning curves</h3>" + _image(png, "your curves against the reference band (shaded)")
+    levels, scored = _curve_marks(unit, curves)
+    png = curves_png(curves, levels=levels, scored=scored)
+    caption = "your curves against the reference band (shaded)"
+    if scored and scored.get("evidence"):
+        caption += f"; the score comes from {scored['evidence']}"
+    return "<h3>Learning curves</h3>" + _image(png, caption)
 
 
 def _answers(unit: UnitResult) -> str:
@@ -166,12 +222,15 @@ def _homework(unit: UnitResult) -> str:
 
 def _unit(unit: UnitResult, references: Sequence[dict[str, Any]]) -> str:
     section = unit.extra.get("section", "")
-    head = (f"<h2>{_e(unit.title)} <small>({_e(unit.id)}{', d2l ' + _e(section) if section else ''})</small>"
-            f" &mdash; {_points(unit.score)} / {_points(unit.max_score)}</h2>")
+    points = "" if unit.id == "submission" and not unit.max_score else \
+        f" &mdash; {_points(unit.score)} / {_points(unit.max_score)}"
+    where = f"{_e(unit.id)}{', d2l ' + _e(section) if section else ''}"
+    head = f"<h2>{_e(unit.title)} <small>({where})</small>{points}</h2>"
     rows = "".join(_test_row(t) for t in unit.tests)
+    # Notes first: "Is this the right homework?" must come before a page of failed rows.
     notes = "".join(f'<p class="note">note: {_e(n)}</p>' for n in unit.notes)
     homework = _homework(unit) if unit.kind == "homework" and "sections" in unit.extra else ""
-    return (head + homework + f'<table class="tests">{rows}</table>' + notes + _figures(unit, references)
+    return (head + notes + homework + f'<table class="tests">{rows}</table>' + _figures(unit, references)
             + _curves(unit) + _answers(unit))
 
 
@@ -191,15 +250,23 @@ def _execution(run: ExecutionSummary) -> str:
     return "".join(lines) + "</ul>"
 
 
+def _meta(result: SubmissionResult) -> str:
+    """Files, grader version and seeds; only what is known (an ungraded upload has no seeds)."""
+    bits = [_e(", ".join(Path(s).name for s in result.sources))]
+    if result.grader_version:
+        bits.append(f"d2l-grade {_e(result.grader_version)}")
+    if result.executions and result.seed_policy:
+        bits.append(f"seeds: {_e(result.seed_policy)}")
+    return f'<p class="meta">{" &middot; ".join(bits)}</p>'
+
+
 def _section(result: SubmissionResult, references: Mapping[str, Sequence[dict[str, Any]]]) -> str:
-    pct = 100 * result.score / result.max_score if result.max_score else 0.0
     who = f" &mdash; {_e(result.student)}" if result.student else ""
-    parts = [f"<h1>Feedback{who}</h1>",
-             f'<p class="meta">{_e(", ".join(Path(s).name for s in result.sources))} &middot; d2l-grade '
-             f"{_e(result.grader_version)} &middot; seeds: {_e(result.seed_policy)}</p>",
-             f'<p class="total">Total: {_points(result.score)} / {_points(result.max_score)} ({pct:.0f}%)</p>']
+    parts = [f"<h1>Feedback{who}</h1>", _meta(result),
+             f'<p class="total">Total: {_e(show_points(result.score, result.max_score))}</p>']
     parts += [_unit(u, references.get(u.id, [])) for u in result.units]
-    parts.append("<h2>How the notebook ran</h2>" + "".join(_execution(r) for r in result.executions))
+    if result.executions:
+        parts.append("<h2>How the notebook ran</h2>" + "".join(_execution(r) for r in result.executions))
     return "<section>" + "".join(parts) + "</section>"
 
 

@@ -87,12 +87,19 @@ def figure_png(figure: dict[str, Any]) -> tuple[str | None, str]:
         return None, "redrawn"
 
 
-def curves_png(curves: Sequence[dict[str, Any]]) -> str | None:
-    """Learning curves, each against its reference band (shaded) when it has one."""
+def curves_png(curves: Sequence[dict[str, Any]], *, levels: Sequence[dict[str, Any]] = (),
+               scored: dict[str, Any] | None = None) -> str | None:
+    """Learning curves, each against its reference band (shaded) when it has one.
+
+    ``levels``: horizontal lines ``{"y", "label", "kind"}`` with kind ``full`` (full marks
+    from here), ``reference`` (the reference mean) or ``chance``. ``scored``: the value the
+    score came from ``{"x", "y", "evidence"}``, drawn as a star labelled with its evidence,
+    since a curve may come from other evidence (the kernel's outputs) than the score (the
+    rebuilt model). The legend sits to the right of the axes, never over the lines."""
     curves = [c for c in curves if isinstance(c, dict) and c.get("x") is not None]
     if not curves:
         return None
-    fig = Figure(figsize=(4.8, 3.2))
+    fig = Figure(figsize=(7.2, 3.2))
     ax = fig.add_subplot(1, 1, 1)
     for i, curve in enumerate(curves):
         colour = f"C{i % 10}"
@@ -101,9 +108,16 @@ def curves_png(curves: Sequence[dict[str, Any]]) -> str | None:
         if curve.get("band_low") and curve.get("band_high"):
             ax.fill_between(x, _series(curve["band_low"]), _series(curve["band_high"]), color=colour, alpha=0.2,
                             label=f"{label}: reference band")
-        ax.plot(x, _series(curve.get("y")), color=colour, label=label)
+        ax.plot(x, _series(curve.get("y")), color=colour, marker="o", markersize=3, label=label)
+    styles = {"full": ("tab:green", "--"), "reference": ("0.35", ":"), "chance": ("tab:red", "-.")}
+    for level in levels:
+        colour, dash = styles.get(str(level.get("kind")), ("0.5", "--"))
+        ax.axhline(float(level["y"]), color=colour, linestyle=dash, linewidth=1.2, label=_text(level["label"]))
+    if scored and scored.get("y") is not None:
+        ax.plot([float(scored["x"])], [float(scored["y"])], marker="*", markersize=13, color="black", linestyle="none",
+                label=_text(f"scored: {float(scored['y']):.3f} ({scored.get('evidence') or 'measured'})"))
     ax.set_xlabel("epoch")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
     fig.tight_layout()
     return _png(fig)
 

@@ -1,8 +1,11 @@
-"""What ``grade batch`` shows while it runs, and the summary at the end.
+"""What ``grade batch`` and ``grade NOTEBOOK`` show while they run, and the summaries.
 
 On a terminal: a rich progress bar with counts, elapsed time, ETA and the latest
 failures. Elsewhere (CI logs, pipes): one plain line per finished submission, which a
-log keeps and a bar would not. Colours follow ``NO_COLOR``.
+log keeps and a bar would not. Colours follow ``NO_COLOR``. After a batch, the class's
+totals come from the gradebook (every student's newest attempt, not only this run's);
+after Ctrl-C, how many submissions are saved and that rerunning resumes. A single
+notebook gets a spinner with the elapsed time on a terminal only.
 """
 
 from __future__ import annotations
@@ -12,18 +15,24 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+import contextlib
+import time
+from pathlib import Path
+from typing import Iterator
+
 from grader.classroom.batch import BatchSummary
-from grader.classroom.gradebook import Record
+from grader.classroom.gradebook import Record, open_gradebook
+from grader.classroom.review_store import round_percent, round_points
 from grader.classroom.submissions import Submission
 
-__all__ = ["RichProgress", "print_summary"]
+__all__ = ["RichProgress", "print_summary", "class_totals", "print_class_totals", "grading_status"]
 
 SHOWN_FAILURES = 3
 
 
 def _line(sub: Submission, record: Record) -> str:
     if record.status == "graded" and record.result is not None:
-        what = f"{record.result.score:g}/{record.result.max_score:g}"
+        what = f"{round_points(record.result.score):g}/{round_points(record.result.max_score):g}"
         if record.outcome != "completed":
             what += f" ({record.outcome})"
     else:
@@ -73,6 +82,18 @@ class RichProgress:
             self.progress.stop()
         print_summary(summary, self.console)
 
+    def interrupted(self, db: Path, command: str) -> None:
+        """After Ctrl-C: what is saved, and how to go on."""
+        if self.task is not None:
+            self.progress.stop()
+        count = self.count
+        say = lambda text: self.console.print(escape(text), soft_wrap=True)  # noqa: E731 - paths stay on one line
+        say(f"interrupted: {count} submission{'s' * (count != 1)} graded in this run {'are' if count != 1 else 'is'} "
+            f"saved in {db}; the ones in progress are not.")
+        with contextlib.suppress(Exception):  # a gradebook that cannot be read must not hide the advice
+            say(f"the gradebook holds {class_totals(db)['students']} students.")
+        say(f"rerun the same command to grade the rest (finished ones are skipped): {command}")
+
 
 def print_summary(summary: BatchSummary, console: Console) -> None:
     """The counts of a batch, its failures and how fast it went."""
@@ -94,7 +115,8 @@ def print_summary(summary: BatchSummary, console: Console) -> None:
     console.print(table)
     if summary.percents:
         mean = sum(summary.percents) / len(summary.percents)
-        console.print(f"mean score {mean:.1f}% over {len(summary.percents)} graded submissions")
+        console.print(f"mean score {round_percent(mean):g}% over the {len(summary.percents)} submissions graded in "
+                      "this run")
     for student, why in summary.failures[:20]:
         console.print(f"  [red]{escape(student)}[/]: {escape(why)}")
     if len(summary.failures) > 20:
@@ -103,3 +125,58 @@ def print_summary(summary: BatchSummary, console: Console) -> None:
     pool = summary.pool
     warm = f"; kernels warm {pool['warm']}, cold {pool['cold']}" if pool else ""
     console.print(f"{summary.processed} submissions in {summary.seconds:.1f} s ({rate:.1f}/min){warm}")
+
+
+def class_totals(db: Path) -> dict[str, object]:
+    """The class as the gradebook has it: students, graded, invalid, errors and the mean
+    percentage of every student's newest graded attempt (not only this run's)."""
+    with open_gradebook(db) as book:
+        subs = book.submissions(with_results=False)
+    graded = [s for s in subs if s.status == "graded" and s.max_score]
+    scores = [100.0 * (s.score or 0.0) / (s.max_score or 1.0) for s in graded]
+    return {"students": len(subs), "graded": len(graded), "invalid": sum(s.status == "invalid" for s in subs),
+            "errors": sum(s.status == "error" for s in subs),
+            "points": sum(s.score or 0.0 for s in graded), "max": sum(s.max_score or 0.0 for s in graded),
+            "mean_percent": round_percent(sum(scores) / len(scores)) if scores else None,
+            "full_marks": sum(1 for s in graded if (s.score or 0.0) >= (s.max_score or 0.0) - 1e-9)}
+
+
+def print_class_totals(db: Path, console: Console) -> None:
+    """One line of class totals from the gradebook."""
+    t = class_totals(db)
+    mean = f"mean {t['mean_percent']:g}%" if t["mean_percent"] is not None else "no graded submission yet"
+    console.print(escape(f"class in {db}: {t['students']} students, {t['graded']} graded ({mean}, {t['full_marks']} "
+                         f"with full marks), {t['invalid']} invalid, {t['errors']} grader errors"), soft_wrap=True)
+
+
+@contextlib.contextmanager
+def grading_status(what: str, *, console: Console | None = None, enabled: bool = True) -> Iterator[None]:
+    """A spinner ``grading WHAT ... 12 s`` on a terminal while a notebook is graded; nothing elsewhere."""
+    console = console or Console(stderr=True, highlight=False)
+    if not (enabled and console.is_terminal):
+        yield
+        return
+    started = time.monotonic()
+    with console.status(f"grading {escape(what)}") as status:
+        with _ticker(lambda: status.update(f"grading {escape(what)} ... {time.monotonic() - started:.0f} s")):
+            yield
+
+
+@contextlib.contextmanager
+def _ticker(tick: object) -> Iterator[None]:
+    """Call ``tick`` every second in a thread until the block ends."""
+    import threading
+
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(1.0):
+            tick()  # type: ignore[operator]
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

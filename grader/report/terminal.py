@@ -13,7 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from grader.results import ExecutionSummary, SubmissionResult, TestResult, UnitResult
+from grader.report.escape import clean_strings
+from grader.results import ExecutionSummary, SubmissionResult, TestResult, UnitResult, from_dict, to_dict
 
 __all__ = ["render", "print_report", "render_homework", "cell_ranges", "ran_and_checks"]
 
@@ -26,7 +27,8 @@ def _points(value: float) -> str:
 
 
 def _test_line(console: Console, test: TestResult) -> None:
-    mark, style = {"passed": ("PASS", "green"), "failed": ("FAIL", "red"), "error": ("ERROR", "magenta")}[test.status]
+    mark, style = {"passed": ("PASS", "green"), "failed": ("FAIL", "red"),
+                   "error": ("ERROR", "magenta")}.get(test.status, ("ERROR", "magenta"))
     if test.status == "failed" and test.score > 0:
         mark, style = "PART", "yellow"
     # A zero-point test is a gate (forbidden calls): it scores nothing itself but can zero others.
@@ -44,7 +46,7 @@ def _test_line(console: Console, test: TestResult) -> None:
 def _execution(console: Console, run: ExecutionSummary, many: bool) -> None:
     head = f"Ran {run.source_file}" if many else "Ran the notebook"
     outcome = {"completed": "completed", "timeout": "stopped: time limit", "dead_kernel": "stopped: the kernel died",
-               "memory_limit": "stopped: memory limit", "startup_failed": "could not start"}[run.outcome]
+               "memory_limit": "stopped: memory limit", "startup_failed": "could not start"}.get(run.outcome, run.outcome)
     console.print(f"[bold]{escape(head)}[/] in {run.seconds:.1f} s: {outcome}"
                   + (f" ({escape(run.message)})" if run.message else ""))
     for edit in run.edits:
@@ -60,6 +62,8 @@ def _execution(console: Console, run: ExecutionSummary, many: bool) -> None:
         console.print(f"  output cut at the limit in cells {', '.join(map(str, truncated))}")
     if run.network_attempts:
         console.print(f"  network access attempted (blocked): {escape('; '.join(run.network_attempts[:3]))}")
+    for problem in run.malformed[:3]:
+        console.print(f"  refused from the kernel (malformed): {escape(problem)}")
 
 
 # -- free-form homework --------------------------------------------------------------
@@ -171,7 +175,8 @@ def render_homework(console: Console, unit: UnitResult) -> None:
 
 
 def render(result: SubmissionResult, console: Console) -> None:
-    """Print ``result`` on ``console``."""
+    """Print ``result`` on ``console``; control characters in any text are shown as escapes."""
+    result = from_dict(SubmissionResult, clean_strings(to_dict(result)))
     console.print(f"[bold]{escape(', '.join(result.sources))}[/]"
                   + (f"  (student {escape(result.student)})" if result.student else ""))
     for unit in result.units:

@@ -28,6 +28,7 @@ class UnitContext:
     show_hidden_details: bool = True
     data_root: Path | None = None  # the data store, for units that measure models on its test sets
     seeds: dict[str, int] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)  # facts derived from ``codes`` once (static.name_facts)
 
     def labels(self) -> dict[int, str]:
         return {c.index: c.label for c in self.notebook.cells}

@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 from grader.checking.calibration import load_calibration
 from grader.checking.checks import Check, all_of, not_allowed
 from grader.protocol import ExecutionRun
-from grader.checking.probe import read_answer
+from grader.checking.probe import CallResults, GuardedCall, guarded_calls, read_answer
 from grader.results import CellRecord, TestResult, UnitResult
 from grader.units.context import UnitContext
 from grader.notebook.static import uses_in
+from grader.units.redact import failing_case, student_message
 from grader.values import FigureValue
 
 if TYPE_CHECKING:
@@ -51,11 +52,14 @@ def make_result(name: str, points: float, check: Check, *, hidden: bool, show_de
     status = "passed" if check.passed and credit >= 1.0 else "failed"
     message = check.message
     details: dict[str, Any] = {k: v for k, v in check.data.items() if k != "curves"}
-    if check.detail:
+    private = [check.detail] if check.detail else []
+    if not show_detail and "seeds" in details:  # they rebuild the hidden inputs
+        private.append(f"seeds: {details.pop('seeds')}")
+    if private:
         if show_detail:
             message = f"{message}\n{check.detail}"
         else:
-            details["instructor_detail"] = check.detail
+            details["instructor_detail"] = "\n".join(private)
     return TestResult(name=name, score=round(points * credit, 4), max_score=points, status=status,
                       message=message, hidden=hidden, details=details)
 
@@ -90,12 +94,77 @@ def _fashion_test(ctx: UnitContext) -> Any:
         return Missing(f"the grader could not load the Fashion-MNIST test set: {exc}")
 
 
-def _forbidden_checks(exercise: Exercise, ctx: UnitContext, region: list[int]) -> list[tuple[Any, Check]]:
+def _seen_at_run_time(exercise: Exercise, run: ExecutionRun) -> dict[int, list[GuardedCall]]:
+    """Forbidden calls the kernel's guard recorded during this exercise's probes, by rule;
+    a removed guard (rule -1) counts against every rule of the function it ran in."""
+    seen: dict[int, list[GuardedCall]] = {}
+    for name in exercise.probes:
+        for record in guarded_calls(run.answers.get(f"{exercise.id}/{name}")):
+            if record.rule >= 0:
+                seen.setdefault(record.rule, []).append(record)
+                continue
+            for i, rule in enumerate(exercise.forbidden):
+                if record.function in rule.functions:
+                    seen.setdefault(i, []).append(record)
+    return seen
+
+
+def _run_time_gate(static: Check, rules: Sequence[str], seen: list[GuardedCall]) -> Check:
+    """The static rule's verdict, failed by calls only the run-time guard saw."""
+    if not seen:
+        return static
+    names = list(dict.fromkeys(f"{r.name} (in `{r.function}`)" for r in seen))
+    extra = "\nseen at run time: " + "; ".join(names)
+    if not static.passed:
+        return Check(False, static.message, static.detail + extra, static.fraction, static.data)
+    # a call names the function best; then a removed guard; then a forbidden module's import
+    first = min(seen, key=lambda r: (r.rule < 0 or r.name.startswith("import "), not r.rule < 0))
+    if first.rule < 0:
+        what = (f"stops the grader's run-time check of forbidden calls ({first.name}) while `{first.function}` runs, "
+                "which this exercise does not allow")
+    elif first.name.startswith("import "):
+        what = (f"imports {first.name[len('import '):]} at run time while `{first.function}` runs, "
+                "which this exercise does not allow")
+    else:
+        what = (f"uses {first.name}, which this exercise does not allow: `{first.function}` called it at run time "
+                "through a name or path the source does not show")
+    # helpers a forbidden function calls itself (`torch.autograd._make_grads`) are not counted
+    more = len({r.name for r in seen if r.name != first.name and not any(
+        part.startswith("_") for part in r.name.split("."))})
+    return Check(False, what + (f" (and {more} more)" if more > 0 else ""),
+                 "forbidden here: " + ", ".join(rules) + extra)
+
+
+def _forbidden_checks(exercise: Exercise, ctx: UnitContext, region: list[int],
+                      run: ExecutionRun) -> list[tuple[Any, Check]]:
     out = []
-    for rule in exercise.forbidden:
+    seen = _seen_at_run_time(exercise, run)
+    for i, rule in enumerate(exercise.forbidden):
         uses = uses_in(ctx.codes, roots=rule.functions, cells=region if rule.cells else ())
-        out.append((rule, not_allowed(uses, rule.rules, labels=ctx.labels(), dynamic=rule.dynamic)))
+        static = not_allowed(uses, rule.rules, labels=ctx.labels(), dynamic=rule.dynamic)
+        out.append((rule, _run_time_gate(static, rule.rules, seen.get(i, []))))
     return out
+
+
+def _student_view(exercise: Exercise, spec: Any, fixtures: dict[str, Any], check: Check) -> Check:
+    """A hidden test's check as the student sees it: which hidden case failed and what was
+    wrong, without the inputs, the expected values or what the notebook returned for them
+    (see :mod:`grader.units.redact`); the full message goes to the instructor's detail."""
+    hidden = [(p, fixtures[p]) for p in spec.params
+              if p in exercise.probes and exercise.probes[p].hidden and isinstance(fixtures[p], CallResults)]
+    if not hidden:
+        return check  # a training's measurements: its inputs are data sets no message prints
+    case = None
+    if len(hidden) == 1 and not check.passed:
+        param, results = hidden[0]
+
+        def alone(single: CallResults) -> Check:
+            return _as_check(spec.fn(**{p: single if p == param else fixtures[p] for p in spec.params}))
+
+        case = failing_case(alone, results, check)
+    detail = "\n".join(part for part in (f"full message: {check.message}", check.detail) if part)
+    return Check(check.passed, student_message(check, [r for _, r in hidden], case), detail, check.fraction,
+                 check.data)
 
 
 def _with_setup(check: Check, exercise: Exercise, ctx: UnitContext, params: Sequence[str]) -> Check:
@@ -120,20 +189,24 @@ def score_exercise(exercise: Exercise, ctx: UnitContext, run: ExecutionRun) -> U
     """Run every test of ``exercise`` in this process and turn the checks into points."""
     region = exercise.region(ctx)
     fixtures = _fixtures(exercise, ctx, run, region)
-    gates = _forbidden_checks(exercise, ctx, region)
+    gates = _forbidden_checks(exercise, ctx, region, run)
     tests: list[TestResult] = []
     curves: list[dict[str, Any]] = []
     for spec in exercise.tests:
         name = f"{exercise.id}: {spec.title}"
         show = not spec.hidden or ctx.show_hidden_details
         try:
-            check = _as_check(spec.fn(**{p: fixtures[p] for p in spec.params}))
+            from grader.units.fixtures import probe_failure  # the fixture guard (units/fixtures.py)
+            check = (probe_failure(exercise, spec.params, fixtures)
+                     or _as_check(spec.fn(**{p: fixtures[p] for p in spec.params})))
         except Exception:
             tests.append(TestResult(name=name, score=0.0, max_score=spec.points, status="error",
                                     message="internal grading error: this test failed to run; "
                                             "your instructor has been shown the details",
                                     hidden=spec.hidden, details={"traceback": traceback.format_exc()}))
             continue
+        if not show:
+            check = _student_view(exercise, spec, fixtures, check)
         for rule, gate in gates:
             if not gate.passed and (not rule.tests or spec.name in rule.tests) and check.credit > 0:
                 check = Check(False, f"0 points: {gate.message}", check.detail if check.passed else "",

@@ -33,9 +33,11 @@ from grader.checking.probe import ProbeDescriptor, build_request
 from grader.results import UnitResult
 from grader.seeds import derive_seed, hidden_rng
 from grader.units.context import UnitContext
+from grader.units.fixtures import probe_globals
 from grader.units.score import score_exercise
+from grader.notebook.static import NameFacts, name_facts
 
-__all__ = ["Exercise", "Forbidden", "TestSpec", "ProbeSpec", "BUILTIN_FIXTURES"]
+__all__ = ["Exercise", "Forbidden", "TestSpec", "ProbeSpec", "BUILTIN_FIXTURES", "probe_globals"]
 
 BUILTIN_FIXTURES = ("source", "figures", "cells", "context", "calibration", "fashion_test")
 
@@ -150,21 +152,68 @@ class Exercise:
 
     # -- the pipeline's side -------------------------------------------------------
 
+    def _facts(self, ctx: UnitContext) -> NameFacts:
+        facts = ctx.cache.get("name_facts")
+        if facts is None:
+            facts = ctx.cache["name_facts"] = name_facts(ctx.codes)
+        return facts
+
+    def read_names(self, ctx: UnitContext) -> set[str]:
+        """Every global the probes read (as planned for ``ctx``, else with public inputs)."""
+        names: set[str] = set()
+        for spec in self.probes.values():
+            descriptor = ctx.descriptors.get(f"{self.id}/{spec.name}")
+            names |= probe_globals(descriptor if descriptor is not None else spec.descriptor(hidden_rng("", self.id,
+                                                                                                     spec.name)))
+        return names
+
     def region(self, ctx: UnitContext) -> list[int]:
-        """Submitted cells of this exercise: tagged for it, or defining one of its names
-        that no tagged cell defines (tags lost). An untagged cell redefining a name of a
-        tagged cell is not part of the exercise: it cannot move the probes past the graded
-        cells."""
-        names = set(self.names)
+        """Submitted cells of this exercise, whose figures its tests see and whose failures
+        its report notes: cells tagged for it, cells binding or using its names or the
+        globals its probes read and, in a notebook with no cell tagged for it, every cell
+        from the first one defining one of its names on (see docs/ARCHITECTURE.md)."""
+        facts = self._facts(ctx)
+        names = set(self.names) | self.read_names(ctx)
         tagged = {code.cell.index for code in ctx.codes if self.id in code.cell.exercise_tags()}
-        untagged_names = names - {n for code in ctx.codes if code.cell.index in tagged for n in code.defines}
-        return [code.cell.index for code in ctx.codes
-                if code.cell.index in tagged or code.defines & untagged_names]
+        cells = tagged | {code.cell.index for code in ctx.codes
+                          if (facts.touched[code.cell.index] | code.called | code.defines) & names}
+        if not tagged:
+            first = min((code.cell.index for code in ctx.codes if code.defines & set(self.names)), default=None)
+            if first is not None:
+                cells |= {code.cell.index for code in ctx.codes if code.cell.index >= first}
+        return sorted(cells)
+
+    def probe_cell(self, ctx: UnitContext, descriptor: ProbeDescriptor) -> int | None:
+        """The submitted cell after which a probe reading ``descriptor``'s globals runs, or
+        None for the end of the notebook: after the last tagged cell, the last cell that
+        binds or touches a global it reads, the last (re)definition of a global its
+        functions read, and the last cell that may bind names unseen; at the end when a
+        global it reads has no binding this analysis can see."""
+        facts = self._facts(ctx)
+        tagged = [code.cell.index for code in ctx.codes if self.id in code.cell.exercise_tags()]
+        position = max(tagged, default=-1)
+        wanted = probe_globals(descriptor)
+        for name in wanted:
+            cells = [code.cell.index for code in ctx.codes
+                     if name in code.defines or {name, f"global:{name}"} & facts.touched[code.cell.index]]
+            if not any(name in code.defines or f"global:{name}" in facts.touched[code.cell.index]
+                       for code in ctx.codes):
+                return None  # bound where the AST cannot see (or not at all): after everything
+            position = max(position, cells[-1])
+        for name in facts.free_names(wanted) - wanted:
+            binders = [code for code in ctx.codes if name in code.defines]
+            if name.startswith("global:"):
+                binders = [code for code in ctx.codes if name in facts.touched[code.cell.index]]
+            # re-importing a module binds the same module: only its first import counts
+            real = [code for code in binders if name not in code.imported] or binders[:1]
+            if real:
+                position = max(position, real[-1].cell.index)
+        if facts.dynamic:
+            position = max(position, facts.dynamic[-1])
+        return position if position >= 0 else None
 
     def plan(self, ctx: UnitContext) -> list[KernelCall]:
-        """The probe requests, each sent right after the exercise's last cell."""
-        region = self.region(ctx)
-        after = ctx.origin_to_position(region[-1]) if region else None
+        """The probe requests, each sent after the cell :meth:`probe_cell` names."""
         calls = []
         for spec in self.probes.values():
             secret = ctx.secret if spec.hidden else ""
@@ -173,9 +222,11 @@ class Exercise:
             seed = derive_seed(secret, self.id, spec.name, "call") if self.seeded_calls else None
             if seed is not None:
                 ctx.seeds[f"{self.id}/{spec.name}"] = seed
-            request = build_request(descriptor, seed if seed is not None else 0)
-            calls.append(KernelCall(f"{self.id}/{spec.name}", request, spec.timeout or 0.0,
-                                    None if spec.at_end else after))
+            request = build_request(descriptor, seed if seed is not None else 0,
+                                    guard=[(rule.rules, rule.functions) for rule in self.forbidden])
+            cell = None if spec.at_end else self.probe_cell(ctx, descriptor)
+            after = None if cell is None else ctx.origin_to_position(cell)
+            calls.append(KernelCall(f"{self.id}/{spec.name}", request, spec.timeout or 0.0, after))
         return calls
 
     def evaluate(self, parts: list[tuple[UnitContext, ExecutionRun]]) -> UnitResult:

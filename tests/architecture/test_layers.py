@@ -11,7 +11,7 @@ from layering import PACKAGE, find_cycle, import_graph
 # Lowest first. A module may import from its own layer and the layers below it.
 LAYERS: list[tuple[str, ...]] = [
     ("grader.errors", "grader.config", "grader.results", "grader.values", "grader.seeds", "grader.datastore",
-     "grader.protocol"),
+     "grader.protocol", "grader.wire"),
     ("grader.notebook",),
     ("grader.engine",),
     ("grader.checking",),

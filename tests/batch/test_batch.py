@@ -92,15 +92,23 @@ def test_csv_export(graded_class: GradedClass, tmp_path: Path) -> None:
     assert done.stdout == f"wrote {out}: 6 students\n"
     with open(out, newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows == [
-        ["student", "broadcasting", "sin_derivative", "total", "status"],
-        ["alice", "9.0", "", "9.0", "completed"],
-        ["bob", "", "0.0", "0.0", "completed"],
-        ["carol", "", "", "0.0", "invalid"],
-        ["dave", "7.0", "8.0", "15.0", "completed"],
-        ["erin", "9.0", "", "9.0", "cell_timeout"],
-        ["frank", "0.0", "", "0.0", "dead_kernel"],
+    # Columns: per unit points, max, percent; totals; review (none here: 0 hand items, 0 overrides); status, reason.
+    assert rows[0] == ["student", "broadcasting", "broadcasting_max", "broadcasting_percent", "sin_derivative",
+                       "sin_derivative_max", "sin_derivative_percent", "total", "total_max", "percent", "automatic",
+                       "hand_marked", "hand_unmarked", "overrides", "review_notes", "status", "reason"]
+    unreviewed = ["0.0", "0", "0", ""]
+    assert rows[1:] == [
+        ["alice", "9.0", "9.0", "100.0", "", "", "", "9.0", "9.0", "100.0", "9.0", *unreviewed, "completed", ""],
+        ["bob", "", "", "", "0.0", "8.0", "0.0", "0.0", "8.0", "0.0", "0.0", *unreviewed, "completed", ""],
+        ["carol", "", "", "", "", "", "", "0.0", "", "", "", *unreviewed, "invalid", rows[3][-1]],
+        ["dave", "7.0", "9.0", "77.8", "8.0", "8.0", "100.0", "15.0", "17.0", "88.2", "15.0", *unreviewed,
+         "completed", ""],
+        ["erin", "9.0", "9.0", "100.0", "", "", "", "9.0", "9.0", "100.0", "9.0", *unreviewed, "cell_timeout",
+         "erin.ipynb: cell 7 interrupted after 3 s"],
+        ["frank", "0.0", "9.0", "0.0", "", "", "", "0.0", "9.0", "0.0", "0.0", *unreviewed, "dead_kernel",
+         "frank.ipynb: the kernel died in cell 2"],
     ]
+    assert rows[3][-1].endswith("carol.ipynb: is not valid JSON (line 1: Expecting value); is it really a .ipynb?")
 
 
 def test_gradescope_and_junit_exports(graded_class: GradedClass, tmp_path: Path) -> None:
@@ -132,7 +140,7 @@ def test_gradescope_and_junit_exports(graded_class: GradedClass, tmp_path: Path)
     failure = suites["dave::broadcasting"].find("testcase/failure")
     assert failure is not None and failure.get("message")
     assert suites["carol::submission"].find("testcase/failure").get("message").startswith(
-        "the notebook could not be graded: ")
+        "What went wrong: ")
     bob_failures = int(suites["bob::sin_derivative"].get("failures"))
     assert bob_failures == len([t for t in suites["bob::sin_derivative"].iter("testcase")
                                 if t.find("failure") is not None]) > 0

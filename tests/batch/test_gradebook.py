@@ -72,17 +72,20 @@ def test_error_rows_are_not_finished(tmp_path: Path) -> None:
         assert book.finished("alice", "h1") is None
 
 
-def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
+def test_a_failed_transaction_leaves_only_an_error_row_saying_why(tmp_path: Path) -> None:
     with open_gradebook(tmp_path / "gb.sqlite", write=True) as book:
         run = _run(book)
         bad = _record()
-        # JSON takes it, SQLite cannot store it: the last insert of the transaction fails.
+        # JSON takes it, SQLite cannot store it: the last insert of the transaction fails and
+        # rolls back; the submission still gets a row, an error row retried by the next run.
         bad.result.units[0].tests[1].hidden = 10**30
-        with pytest.raises(OverflowError):
-            book.record(run, bad)
-        assert book.submissions(latest=False) == []
+        book.record(run, bad)
+        (row,) = book.submissions(latest=False)
+        assert (row.student, row.status, row.result, row.attempt) == ("alice", "error", None, 1)
+        assert row.message == "the gradebook could not store this grading (OverflowError: Python int too large " \
+                              "to convert to SQLite INTEGER)"
         assert book.conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 0
-        assert book.conn.execute("SELECT COUNT(*) FROM students").fetchone()[0] == 0
+        assert book.finished("alice", "h1") is None
 
 
 def test_one_writer_at_a_time(tmp_path: Path) -> None:

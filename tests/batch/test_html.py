@@ -46,9 +46,11 @@ def test_report_shows_student_and_reference_figures(graded_class: GradedClass, t
     (ref,) = reference.reference_figures(["sin_derivative"], options=options)["sin_derivative"]
     assert images["Reference figure 1"] == ref["png"]
     assert "x3 and y3 both have shape (2, 3, 1): give them different shapes so that they broadcast" in page
-    assert "Total: 15 / 17 (88%)" in page
+    assert "Total: 15 / 17 (88.2%)" in page
     carol = (tmp_path / "html" / "carol.html").read_text(encoding="utf-8")
-    assert "the notebook could not be graded: " in carol and "is not valid JSON" in carol
+    assert "Your submission could not be graded" in carol and "What went wrong: " in carol
+    assert "is not valid JSON" in carol and "How to fix it: the file is damaged or is not a notebook" in carol
+    assert "seeds:" not in carol and "How the notebook ran" not in carol
 
 
 @pytest.mark.kernel
@@ -91,9 +93,51 @@ def test_curves_are_drawn_with_their_band_and_details_shown() -> None:
     _self_contained(page)
     assert "<h3>Learning curves</h3>" in page
     assert list(_images(page)) == ["your curves against the reference band (shaded)"]
-    assert "<dt>accuracy</dt><dd>0.8</dd>" in page and "<dt>band</dt><dd>[0.75, 0.9]</dd>" in page
+    assert "<tr><th>accuracy</th><td>0.8</td></tr>" in page and "<tr><th>band</th><td>0.75, 0.9</td></tr>" in page
     assert "secret inputs" not in page
     assert '<span class="badge partial">PART</span>' in page
+
+
+def test_curves_get_full_marks_reference_chance_and_the_scored_evidence(monkeypatch: pytest.MonkeyPatch) -> None:
+    import grader.report.html as html_report
+
+    drawn: list[dict] = []
+    monkeypatch.setattr(html_report, "curves_png", lambda curves, **marks: drawn.append(marks) or "AAAA")
+    curves = [{"label": "test accuracy after each epoch (kernel outputs)", "x": [1, 2], "y": [0.7, 0.8],
+               "band_low": None, "band_high": None, "test": "train: accuracy"}]
+    details = {"measured": {"accuracy": 0.8123, "accuracy@1": 0.7}, "chance": 0.1,
+               "evidence": "rebuilt from its parameters", "reference": {"mean": 0.84, "sd": 0.01, "runs": 10,
+                                                                        "full_at": 0.82}}
+    page = render_html([_result_with({"curves": curves}, details=details)])
+    assert drawn == [{"levels": [{"y": 0.82, "label": "full marks from 0.820", "kind": "full"},
+                                 {"y": 0.84, "label": "reference mean 0.840", "kind": "reference"},
+                                 {"y": 0.1, "label": "chance 0.1", "kind": "chance"}],
+                      "scored": {"x": 2, "y": 0.8123, "evidence": "rebuilt from its parameters"}}]
+    assert "the score comes from rebuilt from its parameters" in page
+    # measured values as a small table, not a dict dump
+    assert "<tr><th>measured</th><td><table class=\"grid\"><tr><th>accuracy</th><td>0.8123</td></tr>" in page
+    assert "{&quot;" not in page
+
+
+def test_the_real_plot_draws_the_levels_outside_legend() -> None:
+    from grader.report.plots import curves_png
+
+    curves = [{"label": "accuracy", "x": [1, 2], "y": [0.7, 0.8]}]
+    plain = curves_png(curves)
+    marked = curves_png(curves, levels=[{"y": 0.82, "label": "full marks from 0.820", "kind": "full"}],
+                        scored={"x": 2, "y": 0.81, "evidence": "rebuilt model"})
+    assert plain and marked and base64.b64decode(marked).startswith(b"\x89PNG") and marked != plain
+
+
+def test_notes_come_before_the_failed_rows_and_points_round_once() -> None:
+    test = R.TestResult("hw: section 2.1", 0.0, 5.0, "failed", "missing")
+    unit = R.UnitResult("hw", "Homework", kind="homework", tests=[test] * 3,
+                        notes=["none of the homework's sections was found. Is this the right homework?"])
+    page = render_html([R.SubmissionResult(sources=["x.ipynb"], units=[unit], grader_version="0.1.0")])
+    assert page.index("Is this the right homework?") < page.index("badge failed")
+    weird = R.SubmissionResult(sources=["y.ipynb"], units=[R.UnitResult("u", "U", tests=[
+        R.TestResult("u: t", 13.6923, 17.0, "failed")])])
+    assert "Total: 13.69 / 17 (80.5%)" in render_html([weird]) and "13.69/17" in render_html([weird])
 
 
 def test_untrusted_text_and_images_cannot_inject() -> None:

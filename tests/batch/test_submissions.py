@@ -29,9 +29,12 @@ def _class(root: Path) -> Path:
 def test_layouts_and_default_ids(tmp_path: Path, options) -> None:
     root = _class(tmp_path / "class")
     subs = describe(find_submissions(root), root, options=options)
-    assert [(s.student, [str(p.relative_to(root)) for p in s.notebooks]) for s in subs] == [
-        ("alice", ["alice.ipynb"]), ("bob", ["bob/ch2.ipynb", "bob/part2/ch3.ipynb"])]
+    assert [(s.student, [str(p.relative_to(root)) for p in s.notebooks], s.problem) for s in subs] == [
+        ("alice", ["alice.ipynb"], ""), ("bob", ["bob/ch2.ipynb", "bob/part2/ch3.ipynb"], ""),
+        ("empty", [], "empty/: no notebook (.ipynb) in the folder (it is empty)"),
+        ("notes.txt", [], "notes.txt: is not a notebook (.ipynb)")]
     assert [f["path"] for f in subs[1].files] == ["bob/ch2.ipynb", "bob/part2/ch3.ipynb"]
+    assert [f["path"] for f in subs[3].files] == ["notes.txt"] and subs[3].file_hash
     assert subs[0].unit_versions == {"broadcasting": "1"} and not subs[0].problem
     assert len(subs[1].run_options) == 2 and subs[1].preload == [(), ()]
 
@@ -67,13 +70,18 @@ def test_bad_notebooks_are_problems_not_errors(tmp_path: Path, options) -> None:
     assert "b.ipynb: no exercise found" in b.problem
 
 
-def test_clashing_ids_and_empty_folders_are_refused(tmp_path: Path, options) -> None:
+def test_clashing_ids_get_a_row_each_and_a_class_without_notebooks_is_refused(tmp_path: Path, options) -> None:
     root = tmp_path / "class"
     tiny(root / "ada.ipynb", 1)
     tiny(root / "ada" / "x.ipynb", 1)
-    with pytest.raises(InputError, match=r"several submissions have the same student id \(ada: ada, ada.ipynb\)"):
-        describe(find_submissions(root), root, options=options)
+    tiny(root / "bo.ipynb", 1)
+    subs = describe(find_submissions(root), root, options=options)
+    why = "several uploads have the student id 'ada' (ada, ada.ipynb); none is graded under it: rename them or " \
+          "choose another --student-from"
+    assert [(s.student, s.problem) for s in subs] == [("upload:ada", f"ada: {why}"),
+                                                      ("upload:ada.ipynb", f"ada.ipynb: {why}"), ("bo", "")]
     (tmp_path / "none").mkdir()
+    (tmp_path / "none" / "notes.txt").write_text("x")
     with pytest.raises(InputError, match="no notebooks found"):
         find_submissions(tmp_path / "none")
 

@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from helpers import SOLUTIONS, STUBS, find_test
+from helpers import SOLUTIONS, find_test
 from nbfactory import from_solution
 
 from grader.exercises.comparison_ops import check_compare, hidden_pairs
@@ -34,12 +34,6 @@ def test_check_compare_names_strictness_and_dtype() -> None:
     assert loose.message.startswith("`compare(X (3,), Y (3,))[0]` is wrong exactly where X == Y: < and > are strict")
     ints = check_compare(x, y, (ArrayValue((x < y).astype(np.int64), "torch", "torch.int64"), _bools(x > y)))
     assert ints.message == "`compare(X (3,), Y (3,))[0]` has dtype torch.int64, expected torch.bool"
-
-
-@pytest.mark.kernel
-def test_solution_full_marks_stub_zero(grade_file: Grade) -> None:
-    assert grade_file(SOLUTION).score == 3
-    assert grade_file(STUBS / "comparison_ops.ipynb").score == 0
 
 
 @pytest.mark.kernel

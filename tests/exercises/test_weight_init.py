@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 import pytest
-from helpers import SOLUTIONS, STUBS, find_test
+from helpers import SOLUTIONS, find_test
 from nbfactory import from_solution
 
 from grader.exercises.weight_init import check_init, check_own, mse, synthetic
@@ -59,17 +59,6 @@ def test_check_own_explains_half_and_unchanged() -> None:
     assert "(it is half of it: return the plain mean, without the 1/2)" in check_own("zero", data, results).message
     unchanged = {"w_zero": _param(np.zeros_like(w)), "b_zero": _param(np.zeros(1)), "losses_zero": [3.0, 2.0, 1.0]}
     assert "w and b are unchanged after train: update them in place" in check_own("zero", data, unchanged).message
-
-
-@pytest.mark.kernel
-def test_solution_full_marks_answer_collected_stub_zero(grade_file: Grade) -> None:
-    result = grade_file(SOLUTION)
-    assert result.score == 11
-    (answer,) = result.units[0].extra["answers"]
-    assert "symmetry" in answer["text"]
-    stub = grade_file(STUBS / "weight_init.ipynb")
-    assert stub.score == 0
-    assert stub.units[0].extra["answers"][0]["text"] == "*Write your answer here.*"
 
 
 @pytest.mark.kernel

@@ -89,9 +89,9 @@ WRONG: dict[str, list[str]] = {
         "lam = np.linspace(2e-7, 3e-6, 100)\nmeasured = radiance(lam, 5000)\n"
         "popt, _ = curve_fit(radiance, lam, measured, p0=[3000])\nT_fit = popt[0]\nprint(f'T = {T_fit:.1f} K')",
     ],
-    # standard deviation 1000 is variance one million
+    # standard deviation 10 is variance 100: neither reading of "variance 1000"
     "3.4-1": [
-        "large_model = LinearRegressionScratch(2, lr=0.03, sigma=1000)\nd2l.Trainer(max_epochs=3).fit(large_model, data)",
+        "large_model = LinearRegressionScratch(2, lr=0.03, sigma=10)\nd2l.Trainer(max_epochs=3).fit(large_model, data)",
     ],
 }
 

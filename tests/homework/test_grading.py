@@ -96,8 +96,9 @@ def test_pasted_prompts_and_wrong_answers(tmp_path: Path, grade_file: Any) -> No
         "2.1-1": ("wrong", "`x < y` compares tensors of shapes (4,) and (4,), not the section's 3x4 X and Y"),
         "2.5-4": ("wrong", "the cell uses torch.cos, which the exercise rules out; "
                            "the figure does not show both sin and its derivative"),
-        "3.4-1": ("wrong", "the weights are drawn with standard deviation 1000, i.e. variance 1e+06, not 1000 "
-                           "(standard deviation 31.6); LinearRegressionScratch from weights with |w| up to "
+        "3.4-1": ("wrong", "the weights are drawn with standard deviation 10, i.e. variance 100: neither variance "
+                           "1000 (standard deviation 31.6) nor the book's convention (standard deviation 1000); "
+                           "LinearRegressionScratch from weights with |w| up to "
                            + exercises["3.4-1"][1].split("up to ")[1]),
         "3.4-2": ("wrong", exercises["3.4-2"][1]),
         "3.4-3": ("wrong", exercises["3.4-3"][1]),

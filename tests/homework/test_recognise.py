@@ -133,18 +133,32 @@ def test_save_hyperparameters_removed() -> None:
     assert rec.find(codes(book)) == []
 
 
-def test_init_variance_is_not_standard_deviation() -> None:
+def test_init_variance_read_either_way_says_which() -> None:
     rec = InitRuns("3.4-1", section="3.4", title="")
     right = rec.find(codes(*RIGHT["3.4-1"]))
     assert [a.facts["variants"] for a in right] == [[{"kind": "zero", "std": 0.0}],
                                                    [{"kind": "normal", "std": pytest.approx(math.sqrt(1000))}]]
-    [wrong] = rec.find(codes(*WRONG["3.4-1"]))
     from grader.homework.trained import MeasuredModel
 
     run = MeasuredModel(0, 1, "LinearRegressionScratch", 0, "", True, False,
                         fits=[{"w": [2.0, -3.4], "start": {"w": [[40.0], [-20.0]]}, "end": {"w": [[1.0], [-2.0]]}, "epochs": 3}])
+    trained = "LinearRegressionScratch from weights with |w| up to 40: after 3 epochs the error in w is [1.  1.4]"
+    literal = rec.measure(right[1], evidence(models=[run]))
+    assert (literal.status, literal.message) == (
+        "correct", f"weights drawn with standard deviation 31.6: variance 1000 read literally; {trained}")
+    # the book's convention: its sigma=0.01 is called a variance but drawn as a standard deviation
+    [book] = rec.find(codes("big = LinearRegressionScratch(2, lr=0.03)\n"
+                            "big.w = torch.normal(0, 1000, (2, 1), requires_grad=True)\n"
+                            "d2l.Trainer(max_epochs=3).fit(big, data)"))
+    convention = rec.measure(book, evidence(models=[run]))
+    assert (convention.status, convention.message) == (
+        "correct", "weights drawn with standard deviation 1000: variance 1000 read with the book's convention (its "
+        "sigma is called a variance but drawn as a standard deviation; literally it would be 31.6); " + trained)
+    [wrong] = rec.find(codes(*WRONG["3.4-1"]))
     m = rec.measure(wrong, evidence(models=[run]))
-    assert m.status == "wrong" and m.message.startswith("the weights are drawn with standard deviation 1000, i.e. variance 1e+06")
+    assert (m.status, m.message) == ("wrong", "the weights are drawn with standard deviation 10, i.e. variance 100: "
+                                     "neither variance 1000 (standard deviation 31.6) nor the book's convention "
+                                     "(standard deviation 1000); " + trained)
 
 
 def test_ohm_resistance_against_least_squares() -> None:

@@ -16,7 +16,7 @@ from grader.homework.outputs import run_dependent_cells, stored_findings
 from grader.homework.rubric import ModelGoal, Rubric, SectionScore, score_exercises, score_models, score_section
 from grader.engine.runtime import load_namespace
 from grader.notebook.static import parse_cell
-from grader.homework.trained import measure_models, printed_accuracies, verified_book_classes
+from grader.homework.trained import UNTRUSTED, measure_models, printed_accuracies, verified_book_classes
 from grader.values import decode_outcome
 from grader.homeworks.d2l_ch2_5 import BOOK_FORWARDS
 
@@ -80,8 +80,14 @@ def test_models_are_measured_here_or_from_kernel_predictions() -> None:
 
     labels = np.load(DATA / "fashion-mnist" / "test-labels.npy")
     [weak] = measure_models(_entries([Own()], predictions=torch.from_numpy(labels.astype(np.int32))), 0, {}, frozenset(), DATA)
-    assert (weak.evidence, weak.accuracy) == ("kernel predictions", 1.0)
+    # the kernel "predicted" the test labels it holds: untrusted, and a model goal gets nothing from it
+    assert (weak.evidence, weak.accuracy) == (UNTRUSTED, 1.0)
+    assert UNTRUSTED.startswith("kernel predictions (untrusted")
     assert "its forward is the notebook's own code" in weak.reason
+    goal = ModelGoal("4.4", "own model", 3, 0.6, ("Own",))
+    entry = dict(weak.to_dict(), section="4.4", cell_label="cell 5")
+    [test] = score_models(Rubric(models=(goal,)), [entry])
+    assert (test.score, test.message) == (0, f"0/3: Own: measured only from {UNTRUSTED}")
 
 
 def test_stored_outputs_findings() -> None:

@@ -70,9 +70,8 @@ def test_patched_print_display_hooks_and_json_loads_change_nothing(grade_cells) 
 
 def test_patched_json_loads_makes_the_kernel_deaf_not_the_grader(grade_cells, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # jupyter_client unpacks the grader's requests with json.loads: the kernel stops listening
-    monkeypatch.setattr(grader.engine.execute, "KILL_GRACE", 2.0)
     patch = "import json\njson.loads = lambda *a, **k: {'nonce': 'forged', 'steps': [], 'return': []}"
-    result = grade_cells(graded(patch, "after = 1"), cell_timeout=2.0)
+    result = grade_cells(graded(patch, "after = 1"), cell_timeout=2.0, kill_grace=2.0)
     assert cells_of(result) == [(0, "ok", "", ""), (1, "ok", "", ""),
                                 (2, "killed", "Timeout", "did not stop after being interrupted; kernel killed")]
     assert (result.executions[0].outcome, result.executions[0].message) == (
@@ -184,10 +183,9 @@ def test_infinite_loop_in_a_graded_function_keeps_other_results(grade_cells) -> 
 
 
 def test_ignored_interrupt_in_a_graded_function_kills_the_kernel(grade_cells, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(grader.engine.execute, "KILL_GRACE", 2.0)
     function = function_with("import signal\nif len(shape_a) == 4:\n"
                              "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n    while True:\n        pass")
-    result = grade_cells([code(function, TAG), code("after = 1")], probe_timeout=2.0)
+    result = grade_cells([code(function, TAG), code("after = 1")], probe_timeout=2.0, kill_grace=2.0)
     stopped = ("the notebook's code called by the grader after cell 1 ignored the interrupt after its time limit; "
                "the kernel was killed")
     summary = result.executions[0]

@@ -183,3 +183,33 @@ def test_loading_trained_weights_is_forbidden_in_every_training_exercise(exercis
     check = not_allowed(uses_in(codes, roots=rule.functions), rule.rules)
     assert not check.passed
     assert "torch.load" in check.message and "safetensors.torch.load_file" in check.message
+
+
+def test_architecture_is_read_from_the_layers_applied() -> None:
+    from grader.checking.models import layer_sequence, stack_problems
+    from grader.exercises._training import with_architecture
+
+    linear = as_value(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)))
+    no_relu = as_value(nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.Dropout(), nn.Linear(64, 10), nn.Softmax(1)))
+    mlp = as_value(nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10)))
+    assert [str(x) for x in layer_sequence(mlp)] == ["Flatten", "Linear(784, 64)", "ReLU", "Linear(64, 10)"]
+    assert layer_sequence(as_value(Doubler())) is None  # its own forward: the order is unknown
+    assert stack_problems(layer_sequence(mlp), min_hidden=1) == []
+    assert stack_problems(layer_sequence(linear), min_hidden=1) == [
+        "it has 0 hidden layer(s), the exercise asks for at least 1: add a Linear layer (and its activation) "
+        "before the output layer"]
+    assert stack_problems(layer_sequence(no_relu), min_hidden=1) == [
+        "no nonlinearity between Linear(784, 64) and Linear(64, 10): two linear layers in a row are one linear map, "
+        "so the hidden layer adds nothing",
+        "it ends in Softmax: return the logits (the cross-entropy loss applies the softmax itself)"]
+    tanh = as_value(nn.Sequential(nn.Linear(2, 10), nn.Tanh(), nn.Linear(10, 10), nn.Tanh(), nn.Linear(10, 2)))
+    assert stack_problems(layer_sequence(tanh), min_hidden=2, activation="Sigmoid") == [
+        "the activation after Linear(2, 10) is Tanh, the exercise asks for Sigmoid",
+        "the activation after Linear(10, 10) is Tanh, the exercise asks for Sigmoid"]
+    full = Check(True, "accuracy 0.84", fraction=1.0)
+    judged = with_architecture(full, linear, min_hidden=1)
+    assert (judged.passed, judged.credit) == (False, 0.5)
+    assert judged.message.startswith("the model is not the network the exercise asks for: it has 0 hidden layer(s)")
+    assert judged.message.endswith("(your model: Sequential(Flatten, Linear(784, 10))); so at most half of the "
+                                   "accuracy points. accuracy 0.84")
+    assert with_architecture(full, mlp, min_hidden=1).credit == 1.0

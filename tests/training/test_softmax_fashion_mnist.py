@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import pytest
 
-from helpers import SOLUTIONS, find_test
+from helpers import find_test
 from training_variants import band_points, variant
 
 pytestmark = pytest.mark.kernel
@@ -16,22 +16,6 @@ ID = "softmax_fashion_mnist"
 ACCURACY = "test accuracy of W, b trained by train_softmax"
 REPORTED = "reported_test_accuracy agrees"
 REPORT_LINE = "reported_test_accuracy = (predictions == y_test).float().mean().item()"
-
-
-def test_solution_full_marks_with_measurement_details(grade_file: Callable[..., Any]) -> None:
-    result = grade_file(SOLUTIONS / f"{ID}.ipynb")
-    assert (result.score, result.max_score) == (8, 8)
-    test = find_test(result, ACCURACY)
-    details = test.details
-    assert details["evidence"] == "rebuilt from parameters"
-    assert "(rebuilt from parameters: x W + b computed here)" in test.message
-    assert details["measured"]["test_accuracy"] >= details["reference"]["full_at"]
-    assert details["budget"] == {"epochs": 1, "subset": 60000}
-    assert set(details["seeds"]) == {"hidden_training"}
-    assert "within the reference band" in test.message
-    assert "(reference 0.774 ± 0.018 over 10 runs, full marks from 0.719, none at chance (0.1))" in test.message
-    assert result.units[0].extra["budget"] == {"epochs": 1, "subset": 60000}
-    assert find_test(result, REPORTED).details["difference"] <= 0.02
 
 
 def test_untrained_weights_reporting_a_plausible_accuracy_earn_almost_nothing(grade_file: Callable[..., Any],

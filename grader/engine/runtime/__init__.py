@@ -18,7 +18,7 @@ __all__ = ["MIME_EVENT", "MIME_RESULT", "runtime_source", "boot_code", "begin_co
 MIME_EVENT = "application/vnd.d2l-grade.event+json"
 MIME_RESULT = "application/vnd.d2l-grade.result+json"
 MODULE_NAME = "_d2lgrade_runtime"
-FILES = ("base.py", "encode.py", "figures.py", "offline.py", "evaluate.py", "models.py", "install.py")
+FILES = ("base.py", "encode.py", "figures.py", "offline.py", "evaluate.py", "guard.py", "models.py", "trace.py", "install.py")
 
 
 @cache

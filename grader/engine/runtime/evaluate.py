@@ -3,7 +3,9 @@
 # A request is JSON built by grader/probe.py: steps that look up the student's globals,
 # call the student's functions on the grader's inputs, and the names of the step
 # results to send back. Student exceptions become data ({"raised": [type, message]});
-# the grader decides what they are worth.
+# the grader decides what they are worth. A request may carry a `guard`: forbidden calls
+# watched while the named student functions run (guard.py); what was seen rides along
+# in the answer as `guarded`.
 
 
 _RUNTIME_CALLS = {"environment"}
@@ -106,7 +108,7 @@ def _eval(node, env):
         fn = _eval(node["fn"], env)
         args = [_eval(a, env) for a in node.get("args", [])]
         kwargs = {k: _eval(v, env) for k, v in node.get("kwargs", {}).items()}
-        return _call(fn, args, kwargs)
+        return _invoke(node["fn"], fn, args, kwargs)
     if kind == "map":
         fn = _eval(node["fn"], env)
         results = []
@@ -115,7 +117,7 @@ def _eval(node, env):
             kwargs = {k: _eval(v, env) for k, v in item.get("kwargs", {}).items()}
             _reseed(node.get("seed"))
             try:
-                results.append(_call(fn, args, kwargs))
+                results.append(_invoke(node["fn"], fn, args, kwargs))
             except KeyboardInterrupt:
                 raise  # the grader's own time limit (or the student's): stop this probe
             except BaseException as exc:  # SystemExit from a student function is an outcome too
@@ -166,6 +168,9 @@ def answer(request_json):
     started = _time.perf_counter()
     env = {}
     _STATE["in_probe"] = True
+    # forbidden calls to watch for while the named student functions run (guard.py)
+    _GUARD["groups"] = [g for g in request.get("guard", []) if isinstance(g, dict)]
+    _GUARD["found"] = []
     try:
         _reseed(request.get("seed"))
         for name, node in request["steps"]:
@@ -189,5 +194,8 @@ def answer(request_json):
                 results[name] = _encode_result(value, budget)
     finally:
         _STATE["in_probe"] = False
-    _publish(MIME_RESULT, {"nonce": request["nonce"], "results": results,
-                           "seconds": _time.perf_counter() - started})
+        _GUARD["groups"] = []
+    payload = {"nonce": request["nonce"], "results": results, "seconds": _time.perf_counter() - started}
+    if _GUARD["found"]:
+        payload["guarded"] = list(_GUARD["found"])
+    _publish(MIME_RESULT, payload)

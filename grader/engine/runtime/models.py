@@ -14,7 +14,7 @@
 _MODEL_SHAPES = {(1, 28, 28): 28, (28, 28): 28, (784,): 28, (1, 32, 32): 32, (32, 32): 32, (1024,): 32}
 _MAX_MODELS = 64
 _SMALL = 10_000
-_models = {"records": [], "by_id": {}, "busy": False}
+_models = {"records": [], "by_id": {}, "busy": False, "cell_called": set()}
 
 
 class _ModelRecord:
@@ -92,6 +92,7 @@ def _notice(module, args):
         record.train_calls += 1
     else:
         record.eval_calls += 1
+    _models["cell_called"].add(record.number)
 
 
 def _small_copy(module):
@@ -140,7 +141,8 @@ def _patch_trainer(d2l_torch):
                 info = _fit_info(self, model, data)
             except Exception:
                 info = None
-        result = original(self, model, data)
+        with _TracePause():  # a training loop: nothing for the recognisers, and the trace would cost
+            result = original(self, model, data)
         try:
             _record_fit(model, info)
         except Exception as exc:
@@ -180,7 +182,9 @@ def _top_level(records):
 
 
 def _model_cell_end():
-    """Announce, in this cell's event, the models first seen and first updated in it."""
+    """Announce, in this cell's event, the models first seen and first updated in it, and
+    every model the cell called (a printed accuracy belongs to one of those, or to none)."""
+    called, _models["cell_called"] = _models["cell_called"], set()
     if _STATE["in_probe"] or not _models["records"]:
         return {}
     notices = []
@@ -193,7 +197,10 @@ def _model_cell_end():
         for event in events:
             record.announced.add(event)
             notices.append({"id": record.number, "class": type(record.module).__name__, "event": event})
-    return {"models": notices} if notices else {}
+    out = {"models": notices} if notices else {}
+    if called:
+        out["models_called"] = sorted(called)[:_MAX_MODELS]
+    return out
 
 
 def _test_images(side):

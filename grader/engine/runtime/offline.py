@@ -215,7 +215,9 @@ def _patch_pandas(pd):
         if _is_abalone_url(filepath_or_buffer):
             _record_offline("pandas.read_csv", filepath_or_buffer)
             filepath_or_buffer = _store_file("abalone", "abalone.data")
-        return original(filepath_or_buffer, *args, **kwargs)
+        frame = original(filepath_or_buffer, *args, **kwargs)
+        _note_frame(filepath_or_buffer if isinstance(filepath_or_buffer, str) else "a buffer", frame)
+        return frame
 
     read_csv._d2lgrade = True
     read_csv.__doc__ = original.__doc__
@@ -261,7 +263,9 @@ def _patch_ucimlrepo(pkg):
     def fetch_ucirepo(name=None, id=None):
         if id == 1 or (isinstance(name, str) and name.strip().lower() == "abalone"):
             _record_offline("ucimlrepo.fetch_ucirepo", "id=1 (Abalone)")
-            return _fetch_abalone()
+            repo = _fetch_abalone()
+            _note_frame("ucimlrepo id=1 (Abalone)", repo.data.original)
+            return repo
         return original(name=name, id=id)
 
     fetch_ucirepo.__doc__ = original.__doc__

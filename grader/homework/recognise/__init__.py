@@ -21,7 +21,9 @@ from grader.homework.recognise.base import Attempt, Evidence, Measured, Recognis
 from grader.homework.recognise.chapter2 import AbaloneFractions, Broadcast3D, CompareOperators, SinDerivative
 from grader.homework.recognise.chapter3 import InitRuns, OhmFit, PlanckFit, RemoveSaveHyperparameters
 from grader.homework.recognise.chapter5 import ActivationComparison, Sweep
+from grader.homework.recognise.errors_as_answers import BackwardTwice, ControlFlowGrad, RowNormalise
 
 __all__ = ["Attempt", "Measured", "Evidence", "Recogniser", "CompareOperators", "Broadcast3D", "AbaloneFractions",
            "SinDerivative", "RemoveSaveHyperparameters", "InitRuns", "OhmFit", "PlanckFit",
-           "ActivationComparison", "Sweep", "static_shape", "constant_value"]
+           "ActivationComparison", "Sweep", "static_shape", "constant_value", "RowNormalise", "ControlFlowGrad",
+           "BackwardTwice"]

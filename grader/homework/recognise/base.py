@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from grader.checking.checks import as_array
 from grader.results import CellRecord
 from grader.notebook.static import CellCode, rule_matches, uses_in
+from grader.homework.trace import CellTrace
 from grader.homework.trained import MeasuredModel
 from grader.values import FigureValue
 
@@ -34,7 +35,7 @@ class Attempt:
 class Measured:
     """What the grader measured of an attempt."""
 
-    status: str  # correct | wrong | attempted
+    status: str  # correct | wrong | attempted | none (on measurement, the cells turned out not to answer it)
     message: str
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -48,6 +49,13 @@ class Evidence:
     figures: list[FigureValue]
     models: list[MeasuredModel]
     codes: list[CellCode]
+    traces: dict[int, CellTrace] = field(default_factory=dict)
+    printed: dict[int, str] = field(default_factory=dict)   # cell -> what it printed in the grader's run
+    prose: list[str] = field(default_factory=list)           # the student's markdown after the attempt, in scope
+
+    def trace(self, cell: int) -> CellTrace | None:
+        """The kernel's trace of ``cell``, if the trace ran."""
+        return self.traces.get(cell)
 
 
 class Recogniser:
@@ -62,6 +70,12 @@ class Recogniser:
     def find(self, codes: Sequence[CellCode], part: int = 0) -> list[Attempt]:
         """Attempts at this exercise in one notebook (static: no kernel)."""
         raise NotImplementedError
+
+    def find_run(self, codes: Sequence[CellCode], traces: dict[int, CellTrace], part: int = 0) -> list[Attempt]:
+        """Attempts seen only in what the cells did (the kernel's trace): ``print(a + b)``,
+        a helper function. ``codes`` are the cells in the exercise's scope. The grader
+        adds those whose cells no static attempt covers."""
+        return []
 
     def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
         """Judge one attempt from what the grader's run produced."""

@@ -16,6 +16,10 @@ from grader.notebook.static import CellCode
 from grader.values import ArrayValue, FrameValue
 from grader.homework.recognise.base import (Attempt, Evidence, Measured, Recogniser, assigned_names, fmt, record_error, scalar_of, static_shape,
                    uses, value_names)
+from grader.homework.trace import CellTrace
+
+ELEMENTWISE = ("add", "sub", "mul", "div")
+SHAPE_ERROR = r"must match the size of tensor"
 
 COS_RULES = ("torch.cos", "numpy.cos", "math.cos", "cmath.cos", ".cos", "torch.special", "sympy")
 
@@ -47,7 +51,30 @@ class CompareOperators(Recogniser):
                 attempts.append(Attempt(self.id, part, [code.cell.index], reads, {"pairs": pairs}))
         return attempts
 
+    def find_run(self, codes: Sequence[CellCode], traces: dict[int, CellTrace], part: int = 0) -> list[Attempt]:
+        """Comparisons the cells ran (inside ``print(...)`` or a helper too)."""
+        attempts = []
+        for code in codes:
+            trace = traces.get(code.cell.index)
+            ops = [o for o in trace.ops if o.name in ("lt", "gt", "le", "ge") and all(o.shapes)] if trace else []
+            if ops:
+                facts = {"ran": [[o.name, [list(s) for s in o.shapes if s is not None], o.extra] for o in ops]}
+                attempts.append(Attempt(self.id, part, [code.cell.index], (), facts))
+        return attempts
+
+    def _measure_run(self, attempt: Attempt) -> Measured:
+        symbols = {"lt": "<", "gt": ">", "le": "<=", "ge": ">="}
+        lines = []
+        for op, shapes, trues in attempt.facts["ran"]:
+            if any(tuple(s) != (3, 4) for s in shapes):
+                return Measured("wrong", f"`{symbols[op]}` compared tensors of shapes "
+                                f"{' and '.join(fmt(s) for s in shapes)}, not the section's 3x4 X and Y")
+            lines.append(f"`{symbols[op]}`: a 3x4 boolean tensor with {trues} True")
+        return Measured("correct", "; ".join(lines) + " (seen in what the cell ran)")
+
     def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
+        if "ran" in attempt.facts:
+            return self._measure_run(attempt)
         results = []
         for left, op, right in attempt.facts["pairs"]:
             a, b = as_array(ev.values.get(left)), as_array(ev.values.get(right))
@@ -95,6 +122,45 @@ class Broadcast3D(Recogniser):
                 attempts.append(Attempt(self.id, part, [code.cell.index], reads, {"pairs": pairs}))
         return attempts
 
+    def find_run(self, codes: Sequence[CellCode], traces: dict[int, CellTrace], part: int = 0) -> list[Attempt]:
+        """Element-wise operations the cells ran on two tensors of different shapes, one
+        of them 3-D or more, and those that raised a shape error."""
+        attempts = []
+        for code in codes:
+            trace = traces.get(code.cell.index)
+            if trace is None:
+                continue
+            ran = [[list(o.shapes[0]), list(o.shapes[1]), list(o.result) if o.result is not None else None]
+                   for o in trace.ops if self._broadcast(o.name, o.shapes)]
+            raised = [[list(e.shapes[0]), list(e.shapes[1]), e.message] for e in trace.errors
+                      if self._broadcast(e.op, e.shapes) and re.search(SHAPE_ERROR, e.message)]
+            if ran or raised:
+                attempts.append(Attempt(self.id, part, [code.cell.index], (), {"ran": ran, "raised": raised}))
+        return attempts
+
+    @staticmethod
+    def _broadcast(name: str, shapes: Sequence[Any]) -> bool:
+        return name in ELEMENTWISE and len(shapes) == 2 and all(s is not None for s in shapes) \
+            and shapes[0] != shapes[1] and max(len(shapes[0]), len(shapes[1])) >= 3
+
+    def _measure_run(self, attempt: Attempt) -> Measured:
+        lines, details = [], []
+        for a, b, result in attempt.facts["ran"]:
+            shape, error = self.predict(a, b)
+            details.append({"a": a, "b": b, "result": result, "error": error})
+            if shape is None or result is None or list(shape) != result:
+                return Measured("wrong", f"{fmt(a)} with {fmt(b)} gave {result}, but broadcasting gives "
+                                f"{fmt(shape) if shape else 'an error'}", {"pairs": details})
+            lines.append(f"{fmt(a)} with {fmt(b)} gives {fmt(shape)}")
+        for a, b, message in attempt.facts["raised"]:
+            shape, error = self.predict(a, b)
+            details.append({"a": a, "b": b, "result": None, "error": message})
+            if shape is not None:
+                return Measured("wrong", f"{fmt(a)} with {fmt(b)} broadcasts to {fmt(shape)}, but raised: {message[:80]}",
+                                {"pairs": details})
+            lines.append(f"{fmt(a)} with {fmt(b)}: RuntimeError, as broadcasting predicts")
+        return Measured("correct", "; ".join(lines) + " (seen in what the cell ran)", {"pairs": details})
+
     @staticmethod
     def predict(a: Sequence[int], b: Sequence[int]) -> tuple[tuple[int, ...] | None, str]:
         """What broadcasting gives for these shapes here: the result shape, or torch's error."""
@@ -106,6 +172,8 @@ class Broadcast3D(Recogniser):
             return None, str(exc)
 
     def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
+        if "ran" in attempt.facts:
+            return self._measure_run(attempt)
         record = ev.records.get(attempt.cells[0])
         lines, details = [], []
         for pair in attempt.facts["pairs"]:
@@ -164,12 +232,35 @@ class AbaloneFractions(Recogniser):
                 number = scalar_of(item)
                 if number is None or isinstance(item, bool):
                     continue
-                match = [label for label, share in self.SHARES.items() if abs(number - share) < 1e-3 and share > 0]
+                match = self.share_of(number)
                 if match:
-                    good.append(f"{key} = {number:.4g} ({match[0]})")
+                    good.append(f"{key} = {number:.4g} ({match})")
                 elif self.FRACTION_NAME.search(str(key)) and not (number == 0.0):
                     bad.append(f"{key} = {number:.4g}")
         return good, bad
+
+    def share_of(self, number: float, percent: bool | None = None) -> str | None:
+        """Which share of Abalone ``number`` is, as a fraction or a percentage (a computed
+        share counts whatever its scale); ``percent=True`` for a number written with '%'."""
+        scales = [100.0] if percent else ([1.0, 100.0] if percent is None else [1.0])
+        for scale in scales:
+            for label, share in self.SHARES.items():
+                if share > 0 and abs(number / scale - share) < 1e-3:
+                    return label + (", as a percentage" if scale == 100.0 else "")
+        return None
+
+    NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?|0?\.\d+)\s*(%|퍼센트|percent)?")
+
+    def _stated(self, texts: Sequence[str]) -> list[str]:
+        """Shares stated in printed output or prose, matched against the grader's own values."""
+        found = []
+        for text in texts:
+            for m in self.NUMBER.finditer(text):
+                number = float(m.group(1))
+                label = self.share_of(number, percent=True if m.group(2) else (None if number > 1 else False))
+                if label and f"{m.group(0).strip()} ({label})" not in found:
+                    found.append(f"{m.group(0).strip()} ({label})")
+        return found[:6]
 
     def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
         frames = {n: v for n, v in ev.values.items() if isinstance(v, FrameValue) and v.nrows >= 0}
@@ -188,10 +279,14 @@ class AbaloneFractions(Recogniser):
                 if number == 0.0 and self.FRACTION_NAME.search(name):
                     good.append(f"{name} = 0 (missing values)")
         text = "frame loaded: " + ", ".join(loaded)
+        stated = self._stated([ev.printed.get(c, "") for c in attempt.cells] + list(ev.prose))
         if bad:
             return Measured("wrong", f"{text}; these fractions match no share of Abalone's variables: {', '.join(bad)}")
         if good:
             return Measured("correct", f"{text}; fractions computed: {', '.join(good)}")
+        if stated:
+            return Measured("correct", f"{text}; shares stated after computing them, as the grader computes them: "
+                            f"{', '.join(stated)}")
         return Measured("attempted", f"{text}; no fraction computed (the exercise asks for the shares)")
 
 

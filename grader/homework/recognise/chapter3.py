@@ -83,7 +83,7 @@ class InitRuns(Recogniser):
     def _variants(self, code: CellCode) -> list[dict[str, Any]]:
         found = []
         for node in ast.walk(code.tree) if code.tree is not None else []:
-            if isinstance(node, ast.Assign) and any(ast.unparse(t) == "self.w" for t in node.targets):
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "w" for t in node.targets):
                 kind = _init_kind(node.value)
                 if kind and (kind[0] == "zero" or (kind[1] or 0) >= 1):
                     found.append({"kind": kind[0], "std": kind[1]})
@@ -94,6 +94,22 @@ class InitRuns(Recogniser):
                 if std is not None and (std == 0 or std >= 1):
                     found.append({"kind": "zero" if std == 0 else "normal", "std": std})
         return found
+
+    def _reading(self, std: float, status: str) -> tuple[str, str]:
+        """Which reading of "variance 1000" the drawn standard deviation follows. The book
+        calls its ``sigma=0.01`` a variance but draws with standard deviation sigma, so a
+        student following the book's convention draws with standard deviation 1000: both
+        readings answer the exercise, and the message says which one was used."""
+        root = math.sqrt(self.VARIANCE)
+        if abs(std * std - self.VARIANCE) <= 0.05 * self.VARIANCE:
+            return f"weights drawn with standard deviation {std:.3g}: variance {self.VARIANCE:g} read literally", status
+        if abs(std - self.VARIANCE) <= 0.05 * self.VARIANCE:
+            return (f"weights drawn with standard deviation {std:g}: variance {self.VARIANCE:g} read with the book's "
+                    f"convention (its sigma is called a variance but drawn as a standard deviation; literally it "
+                    f"would be {root:.3g})"), status
+        return (f"the weights are drawn with standard deviation {std:g}, i.e. variance {std * std:g}: neither "
+                f"variance {self.VARIANCE:g} (standard deviation {root:.3g}) nor the book's convention (standard "
+                f"deviation {self.VARIANCE:g})"), "wrong"
 
     def find(self, codes: Sequence[CellCode], part: int = 0) -> list[Attempt]:
         attempts = []
@@ -118,11 +134,8 @@ class InitRuns(Recogniser):
         lines, status = [], "correct"
         for variant in attempt.facts["variants"]:
             if variant["kind"] == "normal" and variant["std"] is not None:
-                std = variant["std"]
-                if abs(std * std - self.VARIANCE) > 0.05 * self.VARIANCE:
-                    status = "wrong"
-                    lines.append(f"the weights are drawn with standard deviation {std:g}, i.e. variance {std * std:g}, "
-                                 f"not {self.VARIANCE:g} (standard deviation {math.sqrt(self.VARIANCE):.3g})")
+                reading, status = self._reading(variant["std"], status)
+                lines.append(reading)
         for model in runs:
             fit = next(f for f in model.fits if "w" in f and "start" in f)
             start = np.asarray(fit["start"].get("w", []), dtype=float).ravel()

@@ -20,7 +20,7 @@ ACTIVATION_WORDS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "gelu"
 def _accuracy_text(model: MeasuredModel) -> str:
     if model.accuracy is None:
         return model.reason or "not measured"
-    weak = " (kernel predictions)" if model.evidence == "kernel predictions" else ""
+    weak = " (kernel predictions, untrusted)" if model.evidence.startswith("kernel") else ""
     return f"test accuracy {model.accuracy:.3f}{weak}"
 
 
@@ -38,9 +38,10 @@ class ActivationComparison(Recogniser):
 
     def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
         trained = [m for m in ev.models if m.trained]
+        if not ev.models:  # names of activations and a backward call, but no model ran: the book's plots, say
+            return Measured("none", "no model was trained or evaluated in these cells")
         if len(trained) < 2:
-            return Measured("wrong" if ev.models else "attempted",
-                            f"{len(trained)} trained model(s) seen in these cells; a comparison needs two or more")
+            return Measured("wrong", f"{len(trained)} trained model(s) seen in these cells; a comparison needs two or more")
         lines = [f"{'/'.join(m.activations) or m.cls}: {_accuracy_text(m)}" for m in trained]
         kinds = {tuple(m.activations) for m in trained}
         if len(kinds) < 2 and all(m.activations for m in trained):
@@ -79,11 +80,34 @@ class Sweep(Recogniser):
                     attempts.append(Attempt(self.id, part, [code.cell.index], (),
                                             {"values": self._loop_values(loop, env)}))
                     break
+        looped = {c for a in attempts for c in a.cells}
+        # one model per cell, no loop: every cell in scope constructing a model with the parameter set
+        separate = [c.cell.index for c in codes if c.cell.index not in looped and c.tree is not None and any(
+            isinstance(n, ast.keyword) and n.arg == self.parameter for n in ast.walk(c.tree))]
+        if len(separate) >= 2:
+            attempts.append(Attempt(self.id, part, separate, (), {"values": None, "separate": True, "tentative": True}))
         return attempts
+
+    def _family(self, trained: list[MeasuredModel]) -> list[MeasuredModel]:
+        """The largest set of models of one class differing in the parameter (other
+        recorded hyperparameters equal): a sweep, in a loop or not."""
+        best: list[MeasuredModel] = []
+        for cls in {m.cls for m in trained}:
+            group = [m for m in trained if m.cls == cls and self.parameter in m.hparams]
+            for anchor in group:
+                others = {k: v for k, v in anchor.hparams.items() if k != self.parameter}
+                same = [m for m in group if {k: v for k, v in m.hparams.items() if k != self.parameter} == others]
+                if len({repr(m.hparams[self.parameter]) for m in same}) >= 2 and len(same) > len(best):
+                    best = same
+        return best
 
     def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
         trained = [m for m in ev.models if m.trained and m.fmnist]
         values = attempt.facts.get("values")
+        if attempt.facts.get("separate"):
+            trained = self._family(trained)
+            if not trained:  # the book's own models (one per class), not a sweep
+                return Measured("none", f"no two models of one class trained with different {self.parameter}")
         if not trained:
             return Measured("attempted", "no model trained on Fashion-MNIST was seen in the sweep's cell")
         rows = [f"{self.parameter}={m.hparams.get(self.parameter, '?')}: {_accuracy_text(m)}" for m in trained]

@@ -1,0 +1,273 @@
+"""Kernels forked from a template that imported everything once (option ``fork_kernels``).
+
+Starting a kernel costs seconds of CPU: Python, ipykernel, and torch with its friends, paid
+again for every submission. :class:`ForkServer` starts one template process per grader
+process (``forktemplate.py``) that does those imports once and then waits; each kernel is a
+fork of it that runs the jail's own steps in-process before any student code runs, then
+becomes an ipykernel on its own connection file (see ``forktemplate.py`` for what the child
+does and why the template stays single-threaded).
+
+:class:`ForkedKernelManager` is the :class:`~grader.engine.sandbox.SandboxKernelManager`
+whose launch asks the template for a fork instead of running ``jail.py``. A fork that fails
+(no template, a template with threads, an ``unshare`` option the child cannot reproduce, a
+sandbox step that failed in the child) falls back to the fresh kernel of the sandbox on the
+same connection file, and :func:`describe_start` says so in the execution summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from grader.engine.runtime import runtime_source
+from grader.engine.sandbox import JAIL, PASS_ENV, Sandbox, SandboxKernelManager, font_cache_files
+
+__all__ = ["ForkError", "ForkServer", "ForkedProcess", "ForkedKernelManager", "describe_start", "fork_server",
+           "kernel_manager", "template_env"]
+
+TEMPLATE = str(Path(__file__).with_name("forktemplate.py"))
+MESSAGE_MAX = 1 << 20
+TEMPLATE_START_TIMEOUT = 300.0  # importing torch on a loaded 2-core machine can take a minute
+FORKED = "forked from the grader's pre-imported kernel template"
+FRESH = "a fresh Python process"
+
+
+class ForkError(RuntimeError):
+    """A kernel could not be forked from the template; the caller starts a fresh one."""
+
+
+def template_env() -> dict[str, str]:
+    """The template's environment: the kernels' fixed baseline, nothing of the grader's.
+
+    Variables read once at interpreter start or library load must already hold the value a
+    fresh kernel gets (hash seed, user site, bytecode); thread pools stay single-threaded
+    until a child sets its own counts."""
+    env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
+    fonts = font_cache_files()
+    env.update({
+        "HOME": tempfile.gettempdir(), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0",
+        "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "MPLBACKEND": "Agg", "JUPYTER_PLATFORM_DIRS": "1", "TQDM_MININTERVAL": "5",
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+    })
+    if fonts:
+        env["MPLCONFIGDIR"] = str(Path(fonts[0]).parent)  # the font list, built once, loaded once
+    return env
+
+
+class ForkedProcess:
+    """The forked kernel as jupyter_client's provisioner sees a ``Popen``: through a pidfd,
+    since it is the template's child, not ours."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int, pidfd: int) -> None:
+        self.pid = pid
+        self.pidfd = pidfd
+        self.returncode: int | None = None
+        self._signal = 0
+
+    def poll(self) -> int | None:
+        """None while the kernel runs, else its (approximate) exit code."""
+        if self.returncode is None and self.pidfd >= 0 and select.select([self.pidfd], [], [], 0)[0]:
+            self.returncode = -self._signal if self._signal else 0
+            os.close(self.pidfd)
+            self.pidfd = -1
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Block until the kernel has exited."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("forked kernel", timeout or 0)
+            select.select([self.pidfd], [], [], 0.1)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        """Signal the kernel (never another process that reused its pid)."""
+        if self.poll() is None:
+            self._signal = signum if signum in (signal.SIGKILL, signal.SIGTERM) else self._signal
+            signal.pidfd_send_signal(self.pidfd, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+class ForkServer:
+    """One template process and the control socket to it (thread-safe, one fork at a time)."""
+
+    def __init__(self, python: str = sys.executable) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._lock = threading.Lock()
+        self.started = time.monotonic()
+        try:
+            self.process = subprocess.Popen(
+                [python, "-s", TEMPLATE, str(theirs.fileno()), JAIL], env=template_env(), pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                cwd=tempfile.gettempdir(), start_new_session=True)
+        finally:
+            theirs.close()
+        self.sock = ours
+        self.sock.send(json.dumps({"runtime": runtime_source()}).encode())
+        self.hello: dict[str, Any] | None = None
+        self.problem = ""
+
+    def ready(self, timeout: float = TEMPLATE_START_TIMEOUT) -> dict[str, Any]:
+        """Wait for the template's imports; its greeting (imports that failed, threads)."""
+        with self._lock:
+            if self.hello is None and not self.problem:
+                self.sock.settimeout(timeout)
+                try:
+                    data = self.sock.recv(MESSAGE_MAX)
+                except OSError as exc:
+                    data = b""
+                    self.problem = f"the kernel template did not start ({exc})"
+                if data:
+                    self.hello = json.loads(data)
+                    if self.hello.get("threads") != 1:
+                        self.problem = f"the kernel template has {self.hello.get('threads')} threads"
+                elif not self.problem:
+                    self.problem = "the kernel template did not start (it exited while importing)"
+            if self.problem:
+                raise ForkError(self.problem)
+            assert self.hello is not None
+            return self.hello
+
+    def fork(self, request: dict[str, Any], timeout: float = 60.0) -> ForkedProcess:
+        """A kernel forked into its sandbox (``request``: the jail's ``stage`` and ``spec``, the
+        kernel ``cmd``, its ``cwd``, ``log`` file and ``threads``); raises :class:`ForkError`
+        when the fork or any sandbox step in the child failed (the child is then gone)."""
+        self.ready()
+        data = json.dumps(request).encode()
+        with self._lock:
+            self.sock.settimeout(timeout)
+            try:
+                self.sock.send(data)
+                data, fds, _, _ = socket.recv_fds(self.sock, MESSAGE_MAX, 2)
+            except OSError as exc:
+                self.problem = f"the kernel template stopped answering ({exc})"
+                raise ForkError(self.problem) from None
+        reply = json.loads(data or b'{"error": "the kernel template exited"}')
+        if "error" in reply or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            raise ForkError(reply.get("error", "no process handle from the template"))
+        process = ForkedProcess(int(reply["pid"]), fds[0])
+        status = _read_status(fds[1], timeout)
+        if status != "ok":
+            process.kill()
+            raise ForkError(status or "the forked kernel exited while entering its sandbox")
+        return process
+
+    def close(self) -> None:
+        """Stop the template (kernels it forked die with it)."""
+        try:
+            self.sock.close()
+        finally:
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _read_status(fd: int, timeout: float) -> str:
+    """The child's one status line: "ok" once in its sandbox, else its error."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while b"\n" not in data and time.monotonic() < deadline:
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                return "the forked kernel did not enter its sandbox in time"
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", "replace").strip()
+
+
+_servers: dict[int, ForkServer] = {}
+_servers_lock = threading.Lock()
+
+
+def fork_server() -> ForkServer:
+    """This process's template, started on first use (again in a forked worker process)."""
+    with _servers_lock:
+        server = _servers.get(os.getpid())
+        if server is None:  # a template that died is not restarted: its kernels start fresh
+            server = _servers[os.getpid()] = ForkServer()
+        return server
+
+
+class ForkedKernelManager(SandboxKernelManager):
+    """A sandboxed kernel forked from the template, else started fresh (and saying why)."""
+
+    def __init__(self, sandbox: Sandbox, **kwargs: Any) -> None:
+        super().__init__(sandbox, **kwargs)
+        self.start_note: dict[str, Any] = {}
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        try:
+            process = await asyncio.to_thread(self._fork, kernel_cmd)
+        except ForkError as exc:
+            self.start_note = {"kernel_process": FRESH, "fork_failed": str(exc)}
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            return
+        provisioner = self.provisioner
+        assert provisioner is not None
+        provisioner.process = process  # type: ignore[attr-defined]
+        provisioner.pid = provisioner.pgid = process.pid  # type: ignore[attr-defined]
+        provisioner.cwd = str(self.sandbox.root)  # type: ignore[attr-defined]
+        self._reconcile_connection_info(provisioner.connection_info)
+        self.start_note = {"kernel_process": FORKED}
+
+    def _fork(self, kernel_cmd: list[str]) -> ForkedProcess:
+        # The command the fresh kernel gets: ``python -I -S jail.py STAGE SPEC -- KERNEL...``
+        try:
+            at = kernel_cmd.index(JAIL)
+            stage, spec = kernel_cmd[at + 1], json.loads(kernel_cmd[at + 2])
+            cmd = kernel_cmd[kernel_cmd.index("--", at) + 1:]
+        except (ValueError, IndexError) as exc:
+            raise ForkError(f"unexpected kernel command ({exc})") from None
+        request = {"stage": stage, "spec": spec, "cmd": cmd, "cwd": str(self.sandbox.root),
+                   "log": str(self.sandbox.root / "kernel.log"), "threads": self.sandbox.threads}
+        try:
+            return fork_server().fork(request, timeout=max(60.0, self.startup_timeout()))
+        except OSError as exc:
+            raise ForkError(f"{type(exc).__name__}: {exc}") from None
+        except ForkError as exc:
+            tail = self.log_tail(300).strip().splitlines()
+            raise ForkError(f"{exc}{' (' + tail[-1] + ')' if tail else ''}") from None
+
+    def startup_timeout(self) -> float:
+        return float(self.sandbox.options.startup_timeout)
+
+
+def kernel_manager(sandbox: Sandbox) -> SandboxKernelManager:
+    """The kernel manager for ``sandbox``: forked when the ``fork_kernels`` option is on."""
+    if getattr(sandbox.options, "fork_kernels", False) and sys.platform.startswith("linux"):
+        return ForkedKernelManager(sandbox)
+    return SandboxKernelManager(sandbox)
+
+
+def describe_start(km: Any) -> dict[str, Any]:
+    """How the kernel process was made, for the execution summary's isolation record."""
+    return dict(getattr(km, "start_note", None) or {"kernel_process": FRESH})

@@ -1,0 +1,152 @@
+"""A kernel forked from the template behaves as a fresh one: same scores, same sandbox,
+nothing left over from the submission before, data-loader workers, and a fresh kernel
+(said in the report) when the fork fails."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.checking.probe import Value, build_request, read_answer
+from grader.config import Options
+from grader.engine import forkserver
+from grader.engine.execute import execute
+from grader.engine.prepare import prepare
+from grader.notebook.load import read_notebook
+from grader.pipeline import grade
+from grader.protocol import ExecutionRun, KernelCall
+from helpers import SOLUTIONS, STUBS
+from nbfactory import code, notebook, write
+
+pytestmark = pytest.mark.kernel
+
+CHEAP = ("broadcasting", "frobenius", "comparison_ops")
+
+# Everything of the process a notebook can observe about its sandbox and interpreter.
+FACTS = r'''
+import json, os, re, resource, sys, tempfile, multiprocessing, threadpoolctl, torch
+def _status():
+    keep = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")
+    rows = (line.split(":", 1) for line in open("/proc/self/status"))
+    return {k: v.split() for k, v in rows if k in keep}
+def _mounts():
+    rows = []
+    for line in open("/proc/self/mountinfo"):
+        left, right = line.split(" - ", 1)
+        rows.append(" ".join([left.split()[4], right.split()[0], left.split()[5].split(",")[0]]))
+    return sorted(rows)
+def _fds():
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found.append(re.sub(r"\[\d+\]|d2lg-\w+", "", os.readlink("/proc/self/fd/" + fd)))
+        except OSError:
+            pass
+    return sorted(found)
+facts = json.dumps({
+    "status": _status(), "mounts": _mounts(), "env": dict(os.environ), "cwd": os.getcwd(), "pid": os.getpid(),
+    "rlimits": {n: resource.getrlimit(getattr(resource, n)) for n in dir(resource) if n.startswith("RLIMIT_")},
+    "path": sys.path, "flags": str(sys.flags), "hash": hash("d2l"), "tmp": tempfile.gettempdir(),
+    "start_method": multiprocessing.get_start_method(), "host": os.uname().nodename, "umask": os.umask(0o22),
+    "cgroup": re.sub(r"d2lg-\w+", "RUN", open("/proc/self/cgroup").read()), "fds": _fds(),
+    "torch_threads": torch.get_num_threads(),
+    "blas_threads": sorted({p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}),
+    "executable": sys.executable, "argv0": os.path.basename(sys.argv[0]),
+}, sort_keys=True)
+'''
+
+
+def _run(tmp_path: Path, options: Options, cells: list[Any], names: list[str], fork: bool,
+         name: str = "n.ipynb") -> tuple[ExecutionRun, dict[str, Any]]:
+    prepared = prepare(read_notebook(write(notebook(cells), tmp_path / name)))
+    calls = [KernelCall(n, build_request(Value(n), 0), 60, None) for n in names]
+    run = execute(prepared, calls, dataclasses.replace(options, fork_kernels=fork), seed=7)
+    return run, {n: read_answer(Value(n), run.answers[n]) for n in names}
+
+
+def test_solutions_and_stubs_score_the_same_in_forked_and_fresh_kernels(options: Options) -> None:
+    paths = [folder / f"{ex}.ipynb" for folder in (SOLUTIONS, STUBS) for ex in CHEAP]
+    scores = {}
+    for fork in (False, True):
+        runs = [grade(p, options=dataclasses.replace(options, fork_kernels=fork)) for p in paths]
+        assert {r.executions[0].isolation["kernel_process"] for r in runs} == \
+            {forkserver.FORKED if fork else forkserver.FRESH}
+        scores[fork] = [[(t.name, t.score, t.max_score, t.status, t.message) for t in r.tests] for r in runs]
+    assert scores[True] == scores[False]
+    assert all(t[1] == 0 for stub in scores[True][len(CHEAP):] for t in stub)  # the stubs score nothing
+    assert all(t[1] == t[2] for sol in scores[True][:len(CHEAP)] for t in sol)  # the solutions everything
+
+
+def test_a_forked_kernel_sees_the_same_sandbox_and_interpreter(tmp_path: Path, options: Options) -> None:
+    options = dataclasses.replace(options, threads=2)
+    facts = {fork: json.loads(_run(tmp_path, options, [code(FACTS)], ["facts"], fork)[1]["facts"])
+             for fork in (False, True)}
+    fresh, forked = facts[False], facts[True]
+    assert forked["torch_threads"] == 2 and forked["blas_threads"] == [2]
+    assert forked["start_method"] == "fork"
+    assert forked["status"]["CapEff"] == ["0000000000000000"] and forked["status"]["NoNewPrivs"] == ["1"]
+    assert {k for k in fresh if fresh[k] != forked[k]} == set()
+
+
+def test_nothing_of_one_submission_is_visible_to_the_next(tmp_path: Path, options: Options) -> None:
+    leave = code("""
+import os, sys, types, builtins, torch, numpy
+LEFT = 'globals'
+sys.modules['left_module'] = types.ModuleType('left_module')
+builtins.left_builtin = 1
+torch.left_attribute = numpy.left_attribute = 1
+os.environ['LEFT'] = '1'
+for folder in ('.', os.path.expanduser('~'), '/tmp', '/dev/shm'):
+    open(os.path.join(folder, 'left.txt'), 'w').write('x')
+left = 'written'
+""")
+    look = code("""
+import os, sys, builtins, torch, numpy
+found = sorted(
+    [k for k in ('LEFT',) if k in globals()]
+    + [m for m in ('left_module',) if m in sys.modules]
+    + [n for n in ('left_builtin',) if hasattr(builtins, n)]
+    + [m.__name__ for m in (torch, numpy) if hasattr(m, 'left_attribute')]
+    + [k for k in ('LEFT',) if k in os.environ]
+    + [f for f in ('.', os.path.expanduser('~'), '/tmp', '/dev/shm') if os.path.exists(os.path.join(f, 'left.txt'))])
+""")
+    first, answers = _run(tmp_path, options, [leave], ["left"], True, "first.ipynb")
+    assert answers["left"] == "written"
+    second, answers = _run(tmp_path, options, [look], ["found"], True, "second.ipynb")
+    assert {r.summary.isolation["kernel_process"] for r in (first, second)} == {forkserver.FORKED}
+    assert answers["found"] == []
+
+
+def test_data_loader_workers_start_in_a_forked_kernel_under_its_limits(tmp_path: Path, options: Options) -> None:
+    cells = [code("""
+import os, torch
+from torch.utils import data
+class Squares(data.Dataset):  # defined in the notebook: workers must be forked, not spawned
+    def __len__(self):
+        return 64
+    def __getitem__(self, i):
+        return torch.tensor([float(i * i)]), open('/proc/self/cgroup').read()
+loader = data.DataLoader(Squares(), batch_size=8, num_workers=4)
+batches = list(loader)
+total = float(sum(x.sum() for x, _ in batches))
+same_cgroup = all(c == open('/proc/self/cgroup').read() for _, cs in batches for c in cs)
+""")]
+    run, answers = _run(tmp_path, options, cells, ["total", "same_cgroup"], True)
+    assert run.summary.isolation["kernel_process"] == forkserver.FORKED
+    assert answers == {"total": float(sum(i * i for i in range(64))), "same_cgroup": True}
+
+
+def test_a_failed_fork_starts_a_fresh_kernel_and_says_why(monkeypatch: pytest.MonkeyPatch, options: Options) -> None:
+    def refuse(self: Any, request: dict[str, Any], timeout: float = 60.0) -> Any:
+        raise forkserver.ForkError("the kernel template has 3 threads")
+
+    monkeypatch.setattr(forkserver.ForkServer, "fork", refuse)
+    result = grade(SOLUTIONS / "frobenius.ipynb", options=dataclasses.replace(options, fork_kernels=True))
+    isolation = result.executions[0].isolation
+    assert isolation["kernel_process"] == forkserver.FRESH
+    assert isolation["fork_failed"].startswith("the kernel template has 3 threads")
+    assert result.score == result.max_score

@@ -1,0 +1,88 @@
+"""The fork server's parts without a kernel: the template's environment, the process
+handle, the jail's exec replaced in the child, and how a kernel start is described."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.engine import forkserver, forktemplate
+from grader.engine.forkserver import FORKED, FRESH, ForkedProcess, describe_start, template_env
+
+
+def test_the_template_environment_holds_nothing_of_the_graders(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADER_SECRET", "s3cret")
+    monkeypatch.setenv("GRADER_CONFIG", "/somewhere/d2l-grade.toml")
+    monkeypatch.setenv("HOME", "/root")
+    env = template_env()
+    assert not [k for k in env if k.startswith("GRADER_")]
+    assert "s3cret" not in " ".join(env.values()) and env["HOME"] != "/root"
+    # read once at start or at library load, so they must be the kernel's values already
+    assert env["PYTHONHASHSEED"] == "0" and env["PYTHONNOUSERSITE"] == "1"
+    # BLAS/OpenMP pools would start threads at import: the template stays single-threaded
+    assert env["OPENBLAS_NUM_THREADS"] == env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
+
+
+def test_a_forked_process_is_watched_and_killed_through_its_pidfd() -> None:
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        process = ForkedProcess(sleeper.pid, os.pidfd_open(sleeper.pid))
+        assert process.poll() is None
+        process.kill()
+        sleeper.wait(10)  # reap it as its parent would (the template does for kernels)
+        assert process.wait(10) == -signal.SIGKILL
+        assert process.poll() == -signal.SIGKILL
+        process.kill()  # a second kill of an ended kernel is harmless
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_the_jails_exec_of_the_kernel_continues_in_process_and_other_execs_are_refused() -> None:
+    seen: list[tuple[list[str], dict[str, str] | None]] = []
+
+    def become(argv: list[str], env: dict[str, str] | None) -> None:
+        seen.append((argv, env))
+        raise SystemExit(0)  # stands in for becoming the kernel, which never returns
+
+    fake_os = forktemplate._NoExecOs(become)
+    with pytest.raises(SystemExit):
+        fake_os.execve("/usr/bin/python3", ["/usr/bin/python3", "-m", "ipykernel_launcher"], {"HOME": "/h"})
+    with pytest.raises(SystemExit):
+        fake_os.execvp("unshare", ["unshare", "-n", "--", "true"])
+    assert seen == [(["/usr/bin/python3", "-m", "ipykernel_launcher"], {"HOME": "/h"}),
+                    (["unshare", "-n", "--", "true"], None)]
+    assert fake_os.getpid() == os.getpid() and fake_os.path is os.path  # everything else is the real os
+
+
+def test_the_kernel_start_is_described_for_the_report() -> None:
+    class Fresh:
+        pass
+
+    class Forked:
+        start_note = {"kernel_process": FORKED}
+
+    class FellBack:
+        start_note = {"kernel_process": FRESH, "fork_failed": "the kernel template has 3 threads"}
+
+    assert describe_start(Fresh()) == {"kernel_process": FRESH}
+    assert describe_start(Forked()) == {"kernel_process": FORKED}
+    assert describe_start(FellBack())["fork_failed"] == "the kernel template has 3 threads"
+
+
+def test_a_template_that_exits_while_importing_is_a_fork_error(monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    broken = tmp_path / "template.py"
+    broken.write_text("import sys\nsys.exit(3)\n")
+    monkeypatch.setattr(forkserver, "TEMPLATE", str(broken))
+    server = forkserver.ForkServer()
+    try:
+        with pytest.raises(forkserver.ForkError, match="kernel template did not start"):
+            server.fork({"stage": "launch", "spec": {}, "cmd": [], "cwd": "/", "log": "/dev/null", "threads": 1})
+    finally:
+        server.close()
