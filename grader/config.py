@@ -44,16 +44,20 @@ class Options:
     total_timeout: float = option(1200.0, unit="s", help="Longest time the whole notebook may run, probes included.")
     probe_timeout: float = option(120.0, unit="s", help="Longest time one probe (a call of a student's function) may run.")
     startup_timeout: float = option(60.0, unit="s", help="Longest time to wait for a kernel to start.")
-    boot_timeout: float = option(120.0, unit="s", flag=False, help="Longest time the grader's runtime may take to boot in a "
-                                                       "started kernel (importing torch ahead); at least startup_timeout.")
-    begin_timeout: float = option(60.0, unit="s", flag=False, help="Longest time the runtime may take to set the seeds before "
-                                                       "a notebook's first cell.")
-    environment_timeout: float = option(30.0, unit="s", flag=False, help="Longest time to read the kernel's versions and "
-                                                             "threads after the last cell.")
-    kill_grace: float = option(10.0, unit="s", flag=False, help="Time an interrupted cell or probe gets to stop before the "
-                                                    "kernel is killed.")
-    iopub_timeout: float = option(10.0, unit="s", flag=False, help="Time to wait for a cell's last outputs after it finished "
-                                                       "(nbclient's iopub_timeout).")
+    boot_timeout: float = option(
+        120.0, unit="s", flag=False,
+        help="Longest time the grader's runtime may take to boot in a started kernel (importing torch "
+             "ahead); at least startup_timeout.")
+    begin_timeout: float = option(
+        60.0, unit="s", flag=False, help="Longest time the runtime may take to set the seeds before a notebook's "
+                                         "first cell.")
+    environment_timeout: float = option(
+        30.0, unit="s", flag=False, help="Longest time to read the kernel's versions and threads after the last cell.")
+    kill_grace: float = option(
+        10.0, unit="s", flag=False, help="Time an interrupted cell or probe gets to stop before the kernel is killed.")
+    iopub_timeout: float = option(
+        10.0, unit="s", flag=False, help="Time to wait for a cell's last outputs after it finished (nbclient's "
+                                         "iopub_timeout).")
     memory_limit: int = option(4 * GiB, unit="bytes",
                                help="Memory each process of the student's kernel may allocate (data segment, "
                                     "anonymous mappings); with a memory cgroup, the kernel and its children "

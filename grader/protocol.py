@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from grader.results import ExecutionSummary
+from grader.results import AnswerStatus, ExecutionSummary
 
 __all__ = ["KernelCall", "RawAnswer", "ExecutionRun"]
 
@@ -30,7 +30,7 @@ class KernelCall:
 class RawAnswer:
     """What came back for one probe request: the runtime's payload or why there is none."""
 
-    status: str  # ok | timeout | killed | dead_kernel | no_answer | tampered | not_run | error
+    status: AnswerStatus
     payload: dict[str, Any] | None = None
     message: str = ""
     seconds: float = 0.0

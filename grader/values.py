@@ -2,8 +2,10 @@
 
 The kernel's JSON (see ``runtime/encode.py``) becomes Python builtins, numpy arrays
 parsed by :func:`grader.wire.read_npy` (plain number dtypes, never pickle), and the
-small frozen records below. Nothing here
-calls back into student code or trusts a type the student could define.
+small frozen records below. Nothing here calls back into student code or trusts a type
+the student could define, and nothing trusts the JSON to be well formed: every field is
+checked for its type, and :func:`decode_outcome` turns whatever is not what the runtime
+sends into :class:`Malformed` (see :mod:`grader.wire` for the caps).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ import numpy as np
 
 from grader.checking.checks import (all_of, check_array_close, check_array_equal, check_decreasing, check_defined,
                            check_dict_close, check_dtype, check_line_matches, check_raises, check_returns,
-                           check_scalar, check_shape, check_type, fraction_passed, not_allowed, passed)
+                           check_scalar, check_shape, check_type, describe, failed, fraction_passed, not_allowed,
+                           passed, Check)
 from grader.notebook.static import Use
 from grader.values import ArrayValue, Missing, Raised
 
@@ -80,3 +81,37 @@ def test_figure_lines() -> None:
     miss = check_line_matches("cos", [fig], np.cos)
     assert miss.message == "none of the 1 plotted lines shows cos"
     assert check_line_matches("cos", [], np.cos).message.startswith("no line plot found for cos")
+
+
+def test_numbers_in_messages_are_plain_numbers() -> None:
+    import numpy as np
+
+    assert describe(np.float64(9.0)) == "9.0" and describe((np.int64(2), np.float32(0.5))) == "(2, 0.5)"
+    assert check_scalar("R", 5.0, "five").message == "`R` should be a number, but it is 'five'"
+
+
+def test_pairs_calls_and_autograd_have_one_wording() -> None:
+    from grader.checking.checks import check_example_calls, check_hidden_calls, check_pair, check_uses_autograd
+    from grader.checking.probe import Args, CallResults
+    from grader.notebook.load import Cell
+    from grader.notebook.static import analyse
+
+    assert check_pair("split", (1, 2), "(inputs, target)").passed
+    assert check_pair("split", 3, "(inputs, target)", call="split(df, 'y')").message == (
+        "`split(df, 'y')` should return a pair (inputs, target), but it returned 3")
+    assert check_pair("split", Raised("KeyError", "'y'"), "(a, b)").message == "`split` raised KeyError"
+    results = CallResults("sq", [Args((1,)), Args((2,)), Args((3,))], [1, 4, 10])
+
+    def square(x: int, got: int) -> Check:
+        return passed(f"sq({x})") if got == x * x else failed(f"`sq({x})` returned {got}")
+    assert (check_example_calls(results, square).passed, check_example_calls(results, square).message) == (
+        False, "`sq(3)` returned 10")
+    hidden = check_hidden_calls(results, square, "hidden inputs")
+    assert (hidden.credit, hidden.message) == (2 / 3, "2 of 3 hidden inputs correct; first problem: `sq(3)` returned 10")
+    codes = analyse([Cell(0, "code", "import torch\ndef helper(x):\n    x.sum().backward()\n"
+                                     "def grad_f(a):\n    helper(a)\n    return a.grad\ndef by_hand(a):\n    return 2 * a")])
+    assert check_uses_autograd("grad_f", codes).message == "grad_f uses autograd"
+    assert check_uses_autograd("by_hand", codes).message == (
+        "by_hand does not call .backward() or torch.autograd.grad: the gradient must come from automatic "
+        "differentiation")
+    assert check_uses_autograd("missing", codes).message == "`missing` is not defined"

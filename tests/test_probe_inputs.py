@@ -68,3 +68,12 @@ def test_zero_dimensional_arrays_keep_their_shape_both_ways() -> None:
 def test_steps_keep_stays_in_the_grader() -> None:
     request = build_request(Steps({"out": call("f", 1)}, returns=("out",), keep={"truth": 654321.5}), seed=0)
     assert "654321.5" not in json.dumps(request)
+
+
+def test_one_builder_for_every_request() -> None:
+    """Homework reads (no reseeding) and exercise calls come from the same builder."""
+    steps = Steps({"r0": {"kind": "global", "name": "X"}}, returns=("r0",), max_bytes=1024)
+    assert build_request(steps) == {"steps": [["r0", {"kind": "global", "name": "X"}]], "return": ["r0"],
+                                    "max_bytes": 1024, "seed": None}
+    calls = build_request(Calls("f", [(1,)]), seed=7)
+    assert calls["seed"] == 7 and calls["steps"][0][1]["seed"] == 7 and "guard" not in calls

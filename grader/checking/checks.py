@@ -415,11 +415,15 @@ def check_line_matches(name: str, figures: Iterable[FigureValue | dict[str, Any]
                   f"closest line is off by up to {best:.3g} (allowed {atol:g})")
 
 
-def check_pair(name: str, value: Any, parts: str) -> Check:
-    """``value`` (what ``name`` returned) is a pair; ``parts`` names its halves, e.g. ``"(W, b)"``."""
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        return passed(f"`{name}` returned a pair {parts}")
-    return failed(f"`{name}` should return a pair {parts}, but it returned {describe(value)}")
+def check_pair(function: str, outcome: Any, parts: str, *, call: str = "") -> Check:
+    """A call of ``function`` (named ``call`` in the message) returned a pair; ``parts``
+    names its halves, e.g. ``"(W, b)"``."""
+    returned = check_returns(function, outcome)
+    if not returned.passed:
+        return returned
+    if isinstance(outcome, (tuple, list)) and len(outcome) == 2:
+        return passed(f"`{call or function}` returned a pair {parts}")
+    return failed(f"`{call or function}` should return a pair {parts}, but it returned {describe(outcome)}")
 
 
 def check_uses_autograd(function: str, codes: Sequence[CellCode]) -> Check:

@@ -26,8 +26,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from grader.classroom.storable import result_json, safe_canonical, sqlite_text, storable
 from grader.errors import GradebookError
-from grader.results import SubmissionResult, SubmissionStatus, from_dict, to_dict
+from grader.results import SubmissionResult, SubmissionStatus, from_dict
 
 __all__ = ["SCHEMA_VERSION", "APPLICATION_ID", "Gradebook", "Record", "StoredSubmission", "open_gradebook",
            "iter_results", "now_iso", "storable"]
@@ -101,82 +102,6 @@ CREATE VIEW latest_submissions AS
 def now_iso() -> str:
     """The current UTC time, ISO 8601 with seconds."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def canonical(value: Any) -> str:
-    """JSON with sorted keys: equal data gives equal text, so it can be compared in SQL."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-MAX_RESULT_JSON = 16 * 1024 * 1024  # characters of one result's JSON; bigger loses details and extra
-MAX_STORABLE_DEPTH = 60
-
-
-def _text(value: str) -> str:
-    """Text SQLite can store: lone surrogates (from a forged kernel message) replaced."""
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "replace").decode("utf-8")
-
-
-def _canonical(value: Any) -> str:
-    try:
-        return _text(canonical(value))
-    except (TypeError, ValueError, RecursionError):
-        return _text(canonical(storable(value, [])))
-
-
-def storable(value: Any, dropped: list[str], where: str = "result", depth: int = 0) -> Any:
-    """``value`` as plain JSON data; what JSON cannot hold becomes ``{"__unencodable__": type}``
-    and its place is appended to ``dropped``."""
-    if value is None or isinstance(value, (bool, int, float)):
-        return value if type(value) in (bool, int, float, type(None)) else _plain_number(value)
-    if isinstance(value, str):
-        return _text(value)
-    if depth > MAX_STORABLE_DEPTH:
-        dropped.append(f"{where} (nested too deep)")
-        return {"__unencodable__": "nested too deep"}
-    if isinstance(value, dict):
-        return {_text(str(k)): storable(v, dropped, f"{where}.{k}", depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [storable(v, dropped, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
-    dropped.append(f"{where} ({type(value).__name__})")
-    return {"__unencodable__": type(value).__name__}
-
-
-def _plain_number(value: Any) -> Any:
-    return bool(value) if isinstance(value, bool) else int(value) if isinstance(value, int) else float(value)
-
-
-def _result_json(result: SubmissionResult) -> tuple[str, list[str]]:
-    """The result's JSON and notes on what had to be changed to store it."""
-    data = to_dict(result)
-    notes: list[str] = []
-    try:
-        text = json.dumps(data, ensure_ascii=False)
-        text.encode("utf-8")
-    except (TypeError, ValueError, UnicodeEncodeError, RecursionError, OverflowError):
-        dropped: list[str] = []
-        text = json.dumps(storable(data, dropped), ensure_ascii=False)
-        if dropped:
-            notes.append(f"{len(dropped)} values could not be stored as JSON: {', '.join(dropped[:5])}"
-                         + (" ..." if len(dropped) > 5 else ""))
-    if len(text) > MAX_RESULT_JSON:
-        size = len(text)
-        data = json.loads(text)
-        for unit in data.get("units", []):
-            unit["extra"] = {"dropped": "too large to store"}
-            for test in unit.get("tests", []):
-                test["details"] = {}
-                test["message"] = test["message"][:2000]
-        data["executions"] = [dict(e, cells=e["cells"][:500], malformed=e.get("malformed", [])[:5])
-                              for e in data.get("executions", [])]
-        text = json.dumps(data, ensure_ascii=False)
-        notes.append(f"the result's {size:,} characters were over the cap of {MAX_RESULT_JSON:,}: "
-                     "test details and extra were dropped")
-    return text, notes
 
 
 @dataclass
@@ -291,15 +216,15 @@ class Gradebook:
             cur = self.conn.execute(
                 "INSERT INTO runs (started_at, grader_version, command, backend, workers, seed_policy, options, "
                 "exercise_versions, environment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (now_iso(), grader_version, command, backend, workers, seed_policy, _canonical(options),
-                 _canonical(exercise_versions), _canonical(environment)))
+                (now_iso(), grader_version, command, backend, workers, seed_policy, safe_canonical(options),
+                 safe_canonical(exercise_versions), safe_canonical(environment)))
             return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, summary: dict[str, Any]) -> None:
         """Record the end of a run and its counts (a run killed midway keeps finished_at empty)."""
         with self._transaction():
             self.conn.execute("UPDATE runs SET finished_at = ?, summary = ? WHERE id = ?",
-                              (now_iso(), _canonical(summary), run_id))
+                              (now_iso(), safe_canonical(summary), run_id))
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run, oldest first."""
@@ -327,7 +252,7 @@ class Gradebook:
         except Exception as exc:  # the row must exist, whatever the result holds
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                 raise
-            why = f"the gradebook could not store this grading ({type(exc).__name__}: {_text(str(exc))[:300]})"
+            why = f"the gradebook could not store this grading ({type(exc).__name__}: {sqlite_text(str(exc))[:300]})"
             fallback = Record(student=rec.student, source=rec.source, files=rec.files, file_hash=rec.file_hash,
                               unit_versions=rec.unit_versions, status="error", outcome="",
                               message=why + ("\n" + rec.message if rec.message else ""),
@@ -336,9 +261,9 @@ class Gradebook:
 
     def _insert(self, run_id: int, rec: Record) -> int:
         result = rec.result
-        student = _text(rec.student)
-        result_json, notes = _result_json(result) if result is not None else (None, [])
-        message = _text(rec.message + "".join(f"\n[gradebook: {n}]" for n in notes))
+        student = sqlite_text(rec.student)
+        stored_json, notes = result_json(result) if result is not None else (None, [])
+        message = sqlite_text(rec.message + "".join(f"\n[gradebook: {n}]" for n in notes))
         with self._transaction():
             self.conn.execute("INSERT OR IGNORE INTO students (id, first_seen) VALUES (?, ?)", (student, now_iso()))
             attempt = self.conn.execute("SELECT COALESCE(MAX(attempt), 0) + 1 FROM submissions WHERE student_id = ?",
@@ -347,13 +272,13 @@ class Gradebook:
                 "INSERT INTO submissions (student_id, attempt, run_id, source, files, file_hash, unit_versions, "
                 "submitted_at, graded_at, status, outcome, message, score, max_score, seconds, result_json) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (student, attempt, run_id, _text(rec.source), _canonical(rec.files), rec.file_hash,
-                 _canonical(rec.unit_versions), rec.submitted_at, now_iso(), rec.status, rec.outcome, message,
-                 result.score if result else None, result.max_score if result else None, rec.seconds, result_json))
+                (student, attempt, run_id, sqlite_text(rec.source), safe_canonical(rec.files), rec.file_hash,
+                 safe_canonical(rec.unit_versions), rec.submitted_at, now_iso(), rec.status, rec.outcome, message,
+                 result.score if result else None, result.max_score if result else None, rec.seconds, stored_json))
             submission_id = int(cur.lastrowid or 0)
             if result is not None:
-                rows = [(submission_id, i, _text(unit.id), _text(str(unit.version)), _text(test.name),
-                         float(test.score), float(test.max_score), test.status, _text(test.message), int(test.hidden))
+                rows = [(submission_id, i, sqlite_text(unit.id), sqlite_text(str(unit.version)), sqlite_text(test.name),
+                         float(test.score), float(test.max_score), test.status, sqlite_text(test.message), int(test.hidden))
                         for i, (unit, test) in enumerate((u, t) for u in result.units for t in u.tests)]
                 self.conn.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return submission_id

@@ -30,7 +30,7 @@ from grader.protocol import ExecutionRun, KernelCall, RawAnswer
 from grader.engine.prepare import Prepared
 from grader.results import CellRecord, ExecutionSummary
 from grader.engine.runtime import MIME_EVENT, MIME_RESULT, answer_code, begin_code, boot_code
-from grader.engine.forkserver import describe_start, kernel_manager
+from grader.engine.forkserver import describe_start, kernel_manager, notebook_preload
 from grader.engine.sandbox import Isolation, MalformedMessage, Sandbox, SandboxKernelManager, detect_isolation
 from grader.values import Malformed, decode_outcome
 from grader.wire import EVENT_BYTES, LIMITS, RUN_EVENT_BYTES, WireError, check_tree, clean_environment, clean_event
@@ -58,7 +58,7 @@ class GradingClient(NotebookClient):
         self.truncated: set[int] = set()
         self.events: dict[int, list[dict[str, Any]]] = {}
         self.event_bytes = 0
-        self.malformed: list[str] = []  # what the kernel sent that the runtime does not send
+        self.malformed: list[tuple[int, str]] = []  # (cell index, what the kernel sent that the runtime does not)
         self.timed_out: set[int] = set()
         self.current = -1
         self.timeout_func = self._cell_timeout
@@ -113,7 +113,7 @@ class GradingClient(NotebookClient):
 
     def _refuse(self, cell_index: int, problem: str) -> None:
         if len(self.malformed) < 20:
-            self.malformed.append(f"cell index {cell_index}: {problem}")
+            self.malformed.append((cell_index, problem))
 
 
 class Kernel:
@@ -132,6 +132,7 @@ class Kernel:
     async def start(self, preload: Sequence[str] = PRELOAD_DEFAULT) -> None:
         """Start the kernel, connect, and boot the runtime (optionally importing ``preload``)."""
         t0 = time.monotonic()
+        self.km.preload = tuple(preload)  # a forked kernel's template imports these first
         await self.km.start_sandboxed()
         await self.client.async_start_new_kernel_client()
         self.started = True
@@ -397,7 +398,7 @@ async def run_notebook(prepared: Prepared, calls: Sequence[KernelCall], options:
     try:
         if not kernel.started:
             try:
-                await kernel.start()
+                await kernel.start(preload=notebook_preload(prepared.notebook, options))
             except Exception as exc:  # the kernel could not start: a result, not a crash
                 run.summary.outcome = "startup_failed"
                 run.summary.message = f"the kernel did not start: {exc}. {kernel.km.log_tail(500)}".strip()
@@ -419,7 +420,8 @@ async def run_notebook(prepared: Prepared, calls: Sequence[KernelCall], options:
             for event in event_list:
                 run.summary.network_attempts += event.get("network", [])
         run.summary.network_attempts = run.summary.network_attempts[:50]
-        run.summary.malformed = list(kernel.client.malformed)
+        run.summary.malformed = [f"{_label(prepared.origin(i) if 0 <= i < len(prepared.nb.cells) else None)}: {problem}"
+                                 for i, problem in kernel.client.malformed]
         if await kernel.alive():
             env = await _probe(kernel, KernelCall("environment", {
                 "steps": [["env", {"kind": "call", "fn": {"kind": "runtime", "name": "environment"}}]],

@@ -2,8 +2,9 @@
 
 Run as a script by :mod:`grader.engine.forkserver` (``python -s forktemplate.py FD JAIL``)
 with the kernels' scrubbed baseline environment, so it never holds the grader's secret or
-options. It imports only the standard library and the kernel's own modules (ipykernel,
-torch, numpy, pandas, matplotlib on Agg, torchvision, d2l), never the grader package, and
+options. It imports only the standard library and the kernel's own modules (ipykernel at
+start; torch, numpy, pandas, matplotlib on Agg, torchvision, d2l when a fork request needs
+them or the grader asks it to warm up), never the grader package, and
 never runs student code, starts a thread, or touches CUDA: a fork copies only the calling
 thread, so a thread pool (OpenBLAS, OpenMP) or a lock held by another thread would be
 copied half-way. ``OPENBLAS_NUM_THREADS=1`` in its environment keeps numpy's BLAS from
@@ -36,11 +37,12 @@ import socket
 import sys
 from typing import Any, Callable
 
-# What a kernel imports: ipykernel and what its start-up imports (its debugger loads debugpy:
-# 0.7 s), then the course's libraries, in the order the warm pool preloads them.
-IMPORTS = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "IPython.core.history",
-           "IPython.core.completer", "sqlite3", "pdb", "pydoc", "mimetypes", "faulthandler", "multiprocessing",
-           "threadpoolctl", "torch", "numpy", "pandas", "matplotlib.pyplot", "torchvision", "d2l.torch")
+# What every kernel imports: ipykernel and what its start-up imports (its debugger loads
+# debugpy: 0.7 s). The course's libraries are imported on demand: before a fork that needs
+# them, or in the background when the grader asks (a batch), one module at a time.
+BASE = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "IPython.core.history",
+        "IPython.core.completer", "sqlite3", "pdb", "pydoc", "mimetypes", "faulthandler", "multiprocessing",
+        "threadpoolctl")
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 CAPS_V3 = 0x20080522
 MESSAGE_MAX = 1 << 20
@@ -119,6 +121,11 @@ def _as_after_exec(env: dict[str, str] | None, threads: int, keep: int) -> None:
         os.environ.clear()
         os.environ.update(env)
         os.environ.update(_SET_BY_IMPORTS)  # as the kernel's own imports of these modules would
+        inductor = sys.modules.get("torch._inductor.runtime.cache_dir_utils")
+        if inductor is not None and "TORCHINDUCTOR_CACHE_DIR" in _SET_BY_IMPORTS:
+            # named after the user who imported torchvision: the kernel's user, not the template's
+            del os.environ["TORCHINDUCTOR_CACHE_DIR"]
+            inductor.cache_dir()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     import random
     import tempfile
@@ -205,24 +212,34 @@ def child(request: dict, status_fd: int, jail: Any, template: int) -> None:
 
 # ---- the template ------------------------------------------------------------------------
 
-def _preload(runtime: str) -> dict:
-    """Import everything a kernel needs; build the grader's runtime once to import its parts."""
+def _vm_data() -> int:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmData:"))
+
+
+def _import(name: str, failed: dict) -> None:
+    """Import ``name`` (a module the kernel would import itself); note what fails."""
+    if name in sys.modules or name in failed:
+        return
     import importlib
     before = dict(os.environ)
-    failed = {}
-    for name in IMPORTS:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # a missing optional module (d2l) is imported by the kernel itself
-            failed[name] = f"{type(exc).__name__}: {exc}"
+    try:
+        importlib.import_module(name)
+    except Exception as exc:  # a missing optional module (d2l): the kernel fails the same way itself
+        failed[name] = f"{type(exc).__name__}: {exc}"
+    _SET_BY_IMPORTS.update({k: v for k, v in os.environ.items() if before.get(k) != v})
+
+
+def _preload(runtime: str, failed: dict) -> None:
+    """Import what every kernel needs; build the grader's runtime once to import its parts."""
+    for name in BASE:
+        _import(name, failed)
     if runtime:
         try:
             scratch: dict = {"get_ipython": None, "__name__": "_d2lgrade_runtime_template"}
             exec(compile(runtime, "<d2l-grade runtime>", "exec"), scratch)
         except Exception as exc:
             failed["runtime"] = f"{type(exc).__name__}: {exc}"
-    _SET_BY_IMPORTS.update({k: v for k, v in os.environ.items() if before.get(k) != v})
-    return failed
 
 
 def _reap() -> None:
@@ -235,11 +252,16 @@ def _reap() -> None:
             return
 
 
-def _fork(conn: socket.socket, request: dict, jail: object) -> None:
+def _fork(conn: socket.socket, request: dict, jail: object, base_data: int) -> None:
     threads = _thread_count()
     if threads != 1:
         conn.send(json.dumps({"error": f"the template has {threads} threads; a fork would copy them half-way"}).encode())
         return
+    rlimits = request["spec"].get("rlimits", {})
+    if "data" in rlimits:
+        # The modules imported for sharing are the template's data, not the student's:
+        # the kernel may allocate as much as a fresh kernel that imported only ipykernel.
+        rlimits["data"] += max(0, _vm_data() - base_data)
     status_r, status_w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -256,25 +278,38 @@ def _fork(conn: socket.socket, request: dict, jail: object) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """``forktemplate.py FD JAIL``: serve fork requests on the socket FD until it closes."""
+    """``forktemplate.py FD JAIL``: serve the grader's messages on the socket FD until it
+    closes: ``{"warm": [modules]}`` (import them when idle, no reply) or a fork request
+    (import its ``preload``, fork, reply with the child's handles)."""
     if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]  # the grader's folder is no kernel's import path
     conn = socket.socket(fileno=int(argv[0]))
     jail = _load_jail(argv[1])
     hello = json.loads(conn.recv(MESSAGE_MAX) or b"{}")
-    failed = _preload(hello.get("runtime", ""))
+    failed: dict = {}
+    _preload(hello.get("runtime", ""), failed)
+    base_data = _vm_data()
     conn.send(json.dumps({"pid": os.getpid(), "failed": failed, "threads": _thread_count()}).encode())
-    conn.settimeout(1.0)
+    warm: list[str] = []
     while True:
         _reap()
+        conn.settimeout(0.01 if warm else 1.0)
         try:
             data = conn.recv(MESSAGE_MAX)
         except TimeoutError:
+            if warm:
+                _import(warm.pop(0), failed)
             continue
         if not data:
             return  # the grader is gone: so are we, and (pdeathsig) every kernel we forked
         try:
-            _fork(conn, json.loads(data), jail)
+            message = json.loads(data)
+            if "warm" in message:
+                warm += [str(m) for m in message["warm"] if m not in warm]
+                continue
+            for name in message.get("preload", []):
+                _import(str(name), failed)
+            _fork(conn, message, jail, base_data)
         except Exception as exc:
             conn.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
 

@@ -16,21 +16,27 @@ carries it out, as a fixed sequence of steps:
 :func:`confine` (G, which becomes the kernel):
   4. publish the ipc folder: ``RUN/ipc`` on the host becomes a symlink into G's root, so
      the grader reaches the kernel's sockets while they live in the kernel's tmpfs;
-  5. :func:`build_root`: a tmpfs (``disk_limit`` bytes) holding the new root, with only
-     the spec's read-only paths bound in, a fresh ``/proc`` (``/proc/sys`` read-only), a
-     minimal ``/dev`` and ``/etc``, and the private writable folders;
-  6. ``pivot_root`` into it and detach the host's tree;
-  7. :func:`drop_privileges`: no supplementary groups, the kernel's uid/gid, an empty
-     capability bounding set, no ambient capabilities, ``no_new_privs``;
-  8. report, watch the parent, ``exec`` the kernel command.
+  5. :func:`open_sources` (what is taken from the host, opened while our ids still reach
+     it), :func:`mount_new_root` (a tmpfs of ``disk_limit`` bytes) and :func:`build_root`:
+     only the spec's read-only paths bound in, a fresh ``/proc`` (``/proc/sys``
+     read-only), a minimal ``/dev`` and ``/etc``, and the private writable folders;
+  6. :func:`pivot` into it and detach the host's tree;
+  7. :func:`drop_privileges`: no supplementary groups, the kernel's uid/gid, every
+     capability set empty (bounding and ambient included), ``no_new_privs``;
+  8. report, re-arm the parent-death signal, ``exec`` the kernel command.
 
-Steps 4-8 need only the spec, so a process forked from a pre-started template in the
-namespaces of step 2 could run them too. Without namespaces (``isolation = off`` or a
-machine that refuses them) ``launch`` applies the limits and execs the kernel directly.
+Every step runs in-process (no other program is executed before the kernel), so a child
+forked from a pre-imported kernel template can run :func:`main` itself with the final
+``exec`` replaced (``forktemplate.py`` does). The template must be single-threaded:
+``unshare(CLONE_NEWUSER)`` refuses a process with threads. Without namespaces
+(``isolation = off`` or a machine that refuses them) ``launch`` applies the limits and
+execs the kernel directly.
 """
 
 from __future__ import annotations
 
+# Everything is imported up front: after the id change the namespace's root may no longer
+# read the standard library (a root grader's Python lives under /root).
 import ctypes
 import json
 import os
@@ -46,13 +52,13 @@ MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME = 1024, 2048
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 24, 38, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
+CAPS_V3 = 0x20080522     # capset's header version with two 32-bit words per set
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 KERNEL_ID = 1000         # the kernel's uid and gid inside its user namespace
 HOST_ID_BASE = 1 << 30   # outside ids of a root grader's kernels: BASE + 2 * pid (+ 1 for the kernel)
 DEVICES = ("null", "zero", "full", "random", "urandom")
 SETUP_FAILED = 121       # exit status of a jail that could not confine the kernel
 
-# Imported now: after the id change the namespace's root may not read the standard library.
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -327,8 +333,8 @@ def pivot() -> None:
 
 
 def drop_privileges(ident: dict, nproc: int) -> None:
-    """Step 7: the kernel's ids, no capabilities (bounding, ambient, and by the uid change
-    permitted/effective), no way to regain any (``no_new_privs``)."""
+    """Step 7: the kernel's ids, no capabilities (bounding, ambient, effective, permitted,
+    inheritable), no way to regain any (``no_new_privs``)."""
     if ident["drop_groups"]:
         os.setgroups([])
     os.setresgid(ident["gid"], ident["gid"], ident["gid"])
@@ -339,6 +345,10 @@ def drop_privileges(ident: dict, nproc: int) -> None:
     if nproc:
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     os.setresuid(ident["uid"], ident["uid"], ident["uid"])
+    # A uid change from the namespace's root clears the rest; without one (a non-root
+    # grader's namespace) clear them here, not trusting a later exec to (a fork has none).
+    header = (ctypes.c_uint32 * 2)(CAPS_V3, 0)
+    _check(_libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
 

@@ -6,6 +6,12 @@ while other submissions are being graded; when a notebook's turn comes,
 :meth:`KernelPool.take` hands over a kernel that is already running with the heavy
 modules that notebook imports (found statically) already imported.
 
+With the ``fork_kernels`` option each kernel is a fork of this process's kernel template
+(:mod:`grader.engine.forkserver`), which imported torch and the rest once: a boot then
+costs the fork, the sandbox and ipykernel's start (well under a second), not the imports,
+and the preload is already done. :class:`PoolStats` counts the forked kernels and the ones
+that fell back to a fresh process.
+
 A kernel is booted for one :class:`KernelKey` (options, hidden paths, preload, threads)
 and only handed to a notebook that needs exactly that key; anything else gets a kernel
 booted on the spot. Every kernel goes to one notebook only: the pipeline shuts it down
@@ -14,39 +20,16 @@ after the run, and kernels never handed out are shut down by :meth:`KernelPool.c
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from grader.config import Options
 from grader.engine.execute import Kernel
-from grader.notebook.static import CellCode
+from grader.engine.forkserver import FORKED, HEAVY_MODULES, describe_start, fork_server, heavy_imports
 
 __all__ = ["HEAVY_MODULES", "KernelKey", "KernelPool", "PoolStats", "heavy_imports"]
-
-# Modules worth importing before the student's first cell, in import order. Each costs
-# 0.1-3 s of CPU (measured: torch 1.8 s, d2l.torch 3.3 s more), so a kernel imports only
-# those its notebook imports itself: preloading unused modules slows a batch down.
-HEAVY_MODULES: tuple[str, ...] = ("torch", "numpy", "pandas", "matplotlib.pyplot", "torchvision", "d2l.torch")
-
-
-def _imported(tree: ast.AST) -> Iterable[str]:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            yield node.module
-            # ``from d2l import torch`` and ``from matplotlib import pyplot`` import submodules.
-            yield from (f"{node.module}.{alias.name}" for alias in node.names)
-
-
-def heavy_imports(codes: Sequence[CellCode]) -> tuple[str, ...]:
-    """The :data:`HEAVY_MODULES` a notebook imports anywhere in its code (by static reading)."""
-    names = {name for code in codes if code.tree is not None for name in _imported(code.tree)}
-    return tuple(h for h in HEAVY_MODULES if any(n == h or n.startswith(h + ".") for n in names))
 
 
 @dataclass(frozen=True)
@@ -66,6 +49,8 @@ class PoolStats:
     warm: int = 0
     cold: int = 0
     failed: int = 0
+    forked: int = 0       # kernels forked from the template
+    fork_failed: int = 0  # kernels meant to be forked that started fresh instead
     boot_seconds: list[float] = field(default_factory=list)
 
 
@@ -75,6 +60,7 @@ class KernelPool:
     def __init__(self) -> None:
         self._ready: dict[KernelKey, deque[asyncio.Task[Kernel]]] = {}
         self.stats = PoolStats()
+        self._template_warmed = False
 
     async def __aenter__(self) -> KernelPool:
         return self
@@ -84,6 +70,10 @@ class KernelPool:
 
     def warm(self, key: KernelKey) -> None:
         """Start booting a kernel for ``key`` now; a later :meth:`take` of that key gets it."""
+        if getattr(key.options, "fork_kernels", False) and not self._template_warmed:
+            # a class imports everything sooner or later: the template does it once, when idle
+            self._template_warmed = True
+            fork_server().warm(HEAVY_MODULES)
         task = asyncio.ensure_future(self._boot(key))
         self._ready.setdefault(key, deque()).append(task)
 
@@ -120,6 +110,9 @@ class KernelPool:
             self.stats.warm += 1
         else:
             self.stats.cold += 1
+        start = describe_start(getattr(kernel, "km", None))
+        self.stats.forked += start["kernel_process"] == FORKED
+        self.stats.fork_failed += "fork_failed" in start
         return kernel
 
     async def take(self, key: KernelKey) -> Kernel:

@@ -65,7 +65,8 @@ class Isolation:
     def describe(self, options: Options) -> dict[str, Any]:
         """Plain data for the report: what is enforced and how."""
         if self.user_namespace:
-            privileges = ("uid 1000 in a user namespace (an unprivileged uid outside, host root not mapped), "
+            outside = "an unprivileged uid of its own" if os.geteuid() == 0 else "the grader's own uid"
+            privileges = (f"uid 1000 in a user namespace ({outside} outside, host root not mapped), "
                           "no capabilities, no_new_privs")
         elif self.namespaces:
             privileges = "an unprivileged host uid (no user namespace), no capabilities, no_new_privs"

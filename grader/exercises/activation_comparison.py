@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from grader.checking.calibration import Calibration, check_accuracy, curve
-from grader.checking.checks import Check, all_of, failed, figure_lines, first_missing
+from grader.checking.checks import Check, all_of, failed, figure_lines
 from grader.checking.models import KERNEL_LOGITS, evaluate
 from grader.checking.probe import Steps, array, call, glob, logits, ref, take
 from grader.units.spec import Exercise, Forbidden
@@ -118,8 +118,6 @@ def _accuracies(hidden_training: dict[str, Any], act: str) -> tuple[float, str] 
 
 
 def _measured(hidden_training: Any) -> dict[str, tuple[float, str]] | Check:
-    if (missing := first_missing(hidden_training)) is not None:
-        return missing
     out = {}
     for act in ACTIVATIONS:
         got = _accuracies(hidden_training, act)
@@ -130,8 +128,6 @@ def _measured(hidden_training: Any) -> dict[str, tuple[float, str]] | Check:
 
 
 def _activation_test(act: str, hidden_training: Any, calibration: Calibration | Missing) -> Check:
-    if (missing := first_missing(hidden_training)) is not None:
-        return missing
     measured = _accuracies(hidden_training, act)
     if isinstance(measured, Check):
         return measured
@@ -217,8 +213,6 @@ def comparison_figure(figures: list[FigureValue]) -> Check:
 @EXERCISE.test(points=1)
 def reported_accuracies(notebook_models: Any, calibration: Calibration | Missing) -> Check:
     """reported_accuracies agree with the accuracies of the notebook's models"""
-    if (missing := first_missing(notebook_models)) is not None:
-        return missing
     for name in ("X_test", "y_test", "reported"):
         problem = missing_or_raised("reported_accuracies" if name == "reported" else name, notebook_models[name])
         if problem is not None:

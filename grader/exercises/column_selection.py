@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checking.checks import (Check, check_pair, check_returns, describe, failed, fraction_passed, passed)
+from grader.checking.checks import (Check, check_pair, describe, failed, fraction_passed, passed)
 from grader.checking.probe import CallResults, Calls, Frame
 from grader.units.spec import Exercise, Forbidden
 from grader.values import FrameValue
@@ -73,10 +73,7 @@ def same_column(col: dict[str, Any], values: Any) -> bool:
 def check_split(frame: Frame, target: str, outcome: object, where: str) -> Check:
     """One call: (inputs without the target, in order; the target as a Series)."""
     name = f"split_by_name({where}, {target!r})"
-    returned = check_returns("split_by_name", outcome)
-    if not returned.passed:
-        return returned
-    pair = check_pair(name, outcome, "(inputs, target)")
+    pair = check_pair("split_by_name", outcome, "(inputs, target)", call=name)
     if not pair.passed:
         return pair
     inputs, series = outcome

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.checking.checks import (Check, all_of, check_array_equal, check_dtype, check_hidden_calls, check_pair,
-                                    check_returns, failed)
+                                    failed)
 from grader.checking.probe import CallResults, Calls, Value
 from grader.units.spec import Exercise
 
@@ -70,10 +70,7 @@ def check_bool(name: str, expected: np.ndarray, value: object, ties: np.ndarray 
 def check_compare(x: np.ndarray, y: np.ndarray, outcome: object) -> Check:
     """One call of compare: a pair (X < Y, X > Y)."""
     name = f"compare(X {x.shape}, Y {y.shape})"
-    returned = check_returns("compare", outcome)
-    if not returned.passed:
-        return returned
-    pair = check_pair(name, outcome, "(X < Y, X > Y)")
+    pair = check_pair("compare", outcome, "(X < Y, X > Y)", call=name)
     if not pair.passed:
         return pair
     ties = np.equal(x, y)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checking.checks import (Check, check_array_close, check_example_calls, check_hidden_calls, check_returns,
-                                    check_shape, check_uses_autograd, failed)
-from grader.checking.probe import CallResults, Calls
-from grader.units.context import UnitContext
+from grader.checking.checks import (Check, check_array_close, check_returns,
+                                    check_shape, failed)
+from grader.checking.probe import Calls
 from grader.units.spec import Exercise
 
 AUTOGRAD = (".backward", "torch.autograd.grad", "torch.autograd.backward", "torch.func.grad")
@@ -72,19 +71,9 @@ def check_grad(a: np.ndarray, outcome: object) -> Check:
     return check_array_close(name, np.full(a.shape, factor), outcome, rtol=1e-6, atol=0)
 
 
-@EXERCISE.test(points=1)
-def example(example_call: CallResults) -> Check:
-    """grad_f on the example vector"""
-    return check_example_calls(example_call, check_grad)
+EXERCISE.call_tests(check_grad, example="example_call", hidden="hidden_calls", points=(1, 3),
+                    titles=("grad_f on the example vector",
+                            "grad_f on hidden vectors and matrices (scales 1e-3 to 1e2, both branches)"))
 
 
-@EXERCISE.test(points=3, hidden=True)
-def hidden(hidden_calls: CallResults) -> Check:
-    """grad_f on hidden vectors and matrices (scales 1e-3 to 1e2, both branches)"""
-    return check_hidden_calls(hidden_calls, check_grad, "hidden inputs")
-
-
-@EXERCISE.test(points=1)
-def uses_autograd(context: UnitContext) -> Check:
-    """grad_f takes the gradient from autograd"""
-    return check_uses_autograd("grad_f", context.codes)
+EXERCISE.autograd_test("grad_f", title="grad_f takes the gradient from autograd")

@@ -103,7 +103,7 @@ def _evidence(result: Evaluation) -> str:
 @EXERCISE.test(points=7, hidden=True)
 def hidden_accuracy(hidden_training: Any, fashion_test: Any, calibration: Calibration | Missing) -> Check:
     """test accuracy of the MLP built and trained by your functions on the grader's data"""
-    if (missing := first_missing(fashion_test, hidden_training)) is not None:
+    if (missing := first_missing(fashion_test)) is not None:
         return missing
     last = BUDGET["epochs"]
     labels = hidden_training["permutation"][fashion_test[1]]
@@ -134,7 +134,7 @@ def hidden_accuracy(hidden_training: Any, fashion_test: Any, calibration: Calibr
 @EXERCISE.test(points=1)
 def reported_accuracy(notebook_model: Any, fashion_test: Any, calibration: Calibration | Missing) -> Check:
     """reported_test_accuracy agrees with the accuracy of the notebook's model"""
-    if (missing := first_missing(notebook_model, fashion_test)) is not None:
+    if (missing := first_missing(fashion_test)) is not None:
         return missing
     result = _evaluation(notebook_model["model"], notebook_model["logits"], fashion_test, fashion_test[1],
                          "model")

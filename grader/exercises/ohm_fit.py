@@ -14,9 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from grader.checking.checks import (Check, all_of, as_array, check_decreasing, check_returns, check_scalar,
-                                    check_type, check_uses_autograd, describe, failed, fraction_passed, passed)
+                                    check_type, describe, failed, fraction_passed, passed)
 from grader.checking.probe import Args, CallResults, Calls
-from grader.units.context import UnitContext
 from grader.units.spec import Exercise, Forbidden
 from grader.values import ArrayValue
 
@@ -183,7 +182,4 @@ def loss_history(hidden_histories: CallResults) -> Check:
     return fraction_passed(_checks(hidden_histories, "history"), "loss histories")
 
 
-@EXERCISE.test(points=1)
-def uses_autograd(context: UnitContext) -> Check:
-    """fit_resistance takes its gradients from autograd"""
-    return check_uses_autograd("fit_resistance", context.codes)
+EXERCISE.autograd_test("fit_resistance", title="fit_resistance takes its gradients from autograd")

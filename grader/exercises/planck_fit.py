@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checking.checks import (Check, check_dtype, check_example_calls, check_hidden_calls, check_returns,
-                                    check_scalar, check_uses_autograd, failed, fraction_passed, passed)
+from grader.checking.checks import (Check, check_dtype, check_returns,
+                                    check_scalar, failed, fraction_passed, passed)
 from grader.checking.probe import Args, CallResults, Calls
-from grader.units.context import UnitContext
 from grader.units.spec import Exercise, Forbidden
 
 # Exact since the 2019 SI redefinition.
@@ -141,16 +140,10 @@ def check_fit(where: str, temperature: float, outcome: object) -> Check:
     return check_scalar(name, temperature, outcome, rtol=FIT_RTOL, atol=0)
 
 
-@EXERCISE.test(points=1)
-def planck_example(example_planck: CallResults) -> Check:
-    """planck at 400 nm - 1 um and 5000 K (the example of the exercise text)"""
-    return check_example_calls(example_planck, check_planck_call)
-
-
-@EXERCISE.test(points=3, hidden=True)
-def planck_hidden(hidden_planck: CallResults) -> Check:
-    """planck on hidden wavelengths and temperatures (float64, float32, broadcasting)"""
-    return check_hidden_calls(hidden_planck, check_planck_call, "hidden calls")
+EXERCISE.call_tests(check_planck_call, example="example_planck", hidden="hidden_planck", points=(1, 3),
+                    names=("planck_example", "planck_hidden"), what="hidden calls",
+                    titles=("planck at 400 nm - 1 um and 5000 K (the example of the exercise text)",
+                            "planck on hidden wavelengths and temperatures (float64, float32, broadcasting)"))
 
 
 @EXERCISE.test(points=1)
@@ -167,7 +160,5 @@ def fit_hidden(hidden_fits: CallResults) -> Check:
     return fraction_passed(checks, "hidden spectra")
 
 
-@EXERCISE.test(points=1)
-def fit_uses_autograd(context: UnitContext) -> Check:
-    """fit_temperature takes its gradients from autograd"""
-    return check_uses_autograd("fit_temperature", context.codes)
+EXERCISE.autograd_test("fit_temperature", title="fit_temperature takes its gradients from autograd",
+                       name="fit_uses_autograd")

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checking.checks import (Check, all_of, check_array_close, check_dtype, check_example_calls,
-                                    check_hidden_calls, check_line_matches, check_returns, check_uses_autograd)
-from grader.checking.probe import Calls, CallResults
-from grader.units.context import UnitContext
+from grader.checking.checks import (Check, all_of, check_array_close, check_dtype, check_line_matches, check_returns)
+from grader.checking.probe import Calls
 from grader.units.spec import Exercise, Forbidden
 from grader.values import FigureValue
 
@@ -56,22 +54,13 @@ def check_derivative(x: np.ndarray, outcome: object) -> Check:
                   check_array_close(name, np.cos(x.astype(np.float64)), outcome, rtol=0, atol=tol))
 
 
-@EXERCISE.test(points=2)
-def example_values(example_call: CallResults) -> Check:
-    """sin_derivative on 50 points of [-2 pi, 2 pi] equals cos"""
-    return check_example_calls(example_call, check_derivative)
+EXERCISE.call_tests(check_derivative, example="example_call", hidden="hidden_calls", points=(2, 3),
+                    names=("example_values", "hidden_values"),
+                    titles=("sin_derivative on 50 points of [-2 pi, 2 pi] equals cos",
+                            "sin_derivative on hidden inputs (shapes, dtypes) equals cos"))
 
 
-@EXERCISE.test(points=3, hidden=True)
-def hidden_values(hidden_calls: CallResults) -> Check:
-    """sin_derivative on hidden inputs (shapes, dtypes) equals cos"""
-    return check_hidden_calls(hidden_calls, check_derivative, "hidden inputs")
-
-
-@EXERCISE.test(points=1)
-def uses_autograd(context: UnitContext) -> Check:
-    """sin_derivative computes the gradient with autograd"""
-    return check_uses_autograd("sin_derivative", context.codes)
+EXERCISE.autograd_test("sin_derivative", title="sin_derivative computes the gradient with autograd")
 
 
 @EXERCISE.test(points=2)

@@ -84,7 +84,7 @@ def _accuracy(W: ArrayValue, b: ArrayValue, fashion_test: Any, labels: np.ndarra
 @EXERCISE.test(points=7, hidden=True)
 def hidden_accuracy(hidden_training: Any, fashion_test: Any, calibration: Calibration | Missing) -> Check:
     """test accuracy of W, b trained by train_softmax on the grader's data"""
-    if (missing := first_missing(fashion_test, hidden_training)) is not None:
+    if (missing := first_missing(fashion_test)) is not None:
         return missing
     weights = _weights(hidden_training["weights"])
     if isinstance(weights, Check):
@@ -100,7 +100,7 @@ def hidden_accuracy(hidden_training: Any, fashion_test: Any, calibration: Calibr
 @EXERCISE.test(points=1)
 def reported_accuracy(notebook_model: Any, fashion_test: Any, calibration: Calibration | Missing) -> Check:
     """reported_test_accuracy agrees with the accuracy of the notebook's W, b"""
-    if (missing := first_missing(notebook_model, fashion_test)) is not None:
+    if (missing := first_missing(fashion_test)) is not None:
         return missing
     for name in ("W", "b"):
         problem = missing_or_raised(name, notebook_model[name])

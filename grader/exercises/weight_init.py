@@ -19,9 +19,8 @@ from typing import Any
 import numpy as np
 
 from grader.checking.checks import (Check, as_array, check_hidden_calls, check_raises, check_returns,
-                                    check_uses_autograd, describe, failed, fraction_passed, passed)
+                                    describe, failed, fraction_passed, passed)
 from grader.checking.probe import CallResults, Calls, Steps, array, call, ref
-from grader.units.context import UnitContext
 from grader.units.spec import Exercise, Forbidden
 from grader.values import ArrayValue
 
@@ -242,7 +241,4 @@ def losses_own(hidden_training: dict[str, Any]) -> Check:
     return fraction_passed([check_own(run, data, hidden_training) for run in RUNS], "training runs")
 
 
-@EXERCISE.test(points=1)
-def train_uses_autograd(context: UnitContext) -> Check:
-    """train takes its gradients from autograd"""
-    return check_uses_autograd("train", context.codes)
+EXERCISE.autograd_test("train", title="train takes its gradients from autograd", name="train_uses_autograd")

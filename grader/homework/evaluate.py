@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from grader.homework.checkpoints import CheckpointResult, judge_status
 from grader.homework.plan import PartPlan, analyse, read_request, scope_codes, section_scope
+from grader.homework.result import HomeworkResult
 from grader.homework.trace import CellTrace, read_traces
 from grader.homework.outputs import fresh_texts, stored_findings
 from grader.checking.probe import read_answer
@@ -388,8 +389,10 @@ def assemble(hw: "Homework", pairs: list[tuple["UnitContext", "ExecutionRun"]]) 
         entry["cell_label"] = _label(CellRef(model.part, model.cell), parts) if model.cell is not None else None
     tests.append(score_exercises(hw.rubric, exercises))
     tests += score_models(hw.rubric, model_dicts)
-    extra = {"homework": hw.id, "section": hw.section, "notebooks": [p.name for p in parts], "sections": entries,
-             "exercises": exercises, "models": model_dicts, "stored_outputs_elsewhere": findings.get(None, []),
-             "rubric": hw.rubric.describe()}
+    typed = HomeworkResult.from_dict({
+        "homework": hw.id, "section": hw.section, "notebooks": [p.name for p in parts], "sections": entries,
+        "exercises": exercises, "models": model_dicts, "stored_outputs_elsewhere": findings.get(None, []),
+        "rubric": hw.rubric.describe()})
+    extra = typed.to_dict()  # the documented JSON contract (docs/HOMEWORK.md), through its typed model
     return UnitResult(id=hw.id, title=hw.title, kind="homework", version=hw.version, tests=tests,
                       notes=_notes(found, parts), extra=extra)

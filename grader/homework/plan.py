@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from grader.checking.probe import Steps, build_request
 from grader.homework.checkpoints import Checkpoint, Planned, changed_after, find_anchor, read_node, request_for
 from grader.homework.recognise import Attempt
-from grader.homework.sections import place_cells
+from grader.homework.sections import fingerprint_hits, normalise_code, place_cells
 from grader.notebook.load import Notebook
 from grader.notebook.static import CellCode
 
@@ -36,8 +36,11 @@ def analyse(hw: "Homework", nb: Notebook, codes: Sequence[CellCode], part: int =
         scoped = scope_codes(codes, placements, recogniser.section)
         for j, attempt in enumerate(recogniser.find(scoped, part)):
             plan.attempts.append((f"{hw.id}/ex/{recogniser.id}/{j}", attempt))
+    # A statement of the book in a student's exercise answer (their own `a + b`) is no checkpoint;
+    # a cell holding the section's book code (a merged cell) stays one even when it looks like an answer.
     answers = {c for _, a in plan.attempts if not a.facts.get("tentative") for c in a.cells}
-    book_codes = [c for c in codes if c.cell.index not in answers]  # an exercise answer is no book checkpoint
+    book = {c.cell.index for c in codes if fingerprint_hits(normalise_code(c.cell.source), hw.sections)}
+    book_codes = [c for c in codes if c.cell.index not in answers - book]
     for i, checkpoint in enumerate(hw.checkpoints):
         plan.checkpoints.append(_place_checkpoint(f"{hw.id}/cp/{i}", checkpoint, book_codes, placements))
     return plan

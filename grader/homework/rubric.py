@@ -120,7 +120,7 @@ def _checkpoints(rubric: Rubric, s: SectionScore, ran_share: float) -> tuple[flo
         why += "; missed: " + "; ".join(misses[:3])
     skipped = len(s.checkpoints) - len(measurable)
     if skipped:
-        why += f"; {skipped} not measurable in merged cells"
+        why += f"; {skipped} not measurable (a merged cell or the notebook's own variant of the code)"
     return rubric.checkpoints * len(passed) / len(measurable), why
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from grader.checking.probe import Steps, build_request
 from grader.protocol import ExecutionRun
 
 __all__ = ["Op", "TraceError", "AutogradCall", "CellTrace", "trace_probe", "read_traces", "models_called",
@@ -72,7 +73,7 @@ class CellTrace:
 def trace_probe() -> dict[str, Any]:
     """The probe request (sent before the first cell) that starts the trace."""
     node = {"kind": "call", "fn": {"kind": "runtime", "name": "start_trace"}, "args": [], "kwargs": {}}
-    return {"seed": None, "steps": [["trace", node]], "return": ["trace"], "max_bytes": 1024}
+    return build_request(Steps({"trace": node}, ("trace",), max_bytes=1024))
 
 
 def _shape(value: Any) -> tuple[int, ...] | None:

@@ -28,7 +28,7 @@ from grader.checking.checks import Check, describe
 from grader.checking.probe import Args, CallResults, Frame
 from grader.values import ArrayValue, FrameValue, Missing, ModuleValue, Raised, Unsupported
 
-__all__ = ["student_message", "failing_case", "hidden_texts", "produced_texts", "redact", "FIRST_PROBLEM"]
+__all__ = ["student_message", "training_message", "failing_case", "hidden_texts", "produced_texts", "redact", "FIRST_PROBLEM"]
 
 FIRST_PROBLEM = "; first problem: "
 HIDDEN = "…"
@@ -105,9 +105,10 @@ def produced_texts(results: Iterable[CallResults]) -> set[str]:
     return out
 
 
-def redact(message: str, texts: Iterable[str] = ()) -> str:
-    """``message`` with ``texts`` (longest first) and every number replaced by ``…``;
-    ``k of n`` counts are kept, and brackets holding only ``…`` shrink to one."""
+def redact(message: str, texts: Iterable[str] = (), *, numbers: bool = True) -> str:
+    """``message`` with ``texts`` (longest first) and, with ``numbers``, every number
+    replaced by ``…``; ``k of n`` counts are kept, and brackets holding only ``…`` shrink
+    to one."""
     kept: list[str] = []
 
     def keep(match: re.Match[str]) -> str:
@@ -118,6 +119,8 @@ def redact(message: str, texts: Iterable[str] = ()) -> str:
     for fragment in sorted({t for t in texts if t and len(t) >= _MIN_TEXT}, key=len, reverse=True):
         # whole words only: a hidden label "fir" must not eat the "fir" of "first"
         text = re.sub(rf"(?<!\w){re.escape(fragment)}(?!\w)", HIDDEN, text)
+    if not numbers:
+        return text
     text = _KEEP.sub(keep, text)  # after the notebook's texts: a returned "5 of 6" is not a count
     text = _NUMBER.sub(HIDDEN, text)
     for _ in range(8):  # ((…, …), (…)) -> (…, …) -> …, innermost first
@@ -145,6 +148,19 @@ def failing_case(run_test: Callable[[CallResults], Check], results: CallResults,
         if not single.passed and _problem(single.message) == wanted:
             return i
     return None
+
+
+def training_message(check: Check, steps: Sequence[dict[str, Any]]) -> str:
+    """The message a student sees for a hidden test on whole trainings (:class:`Steps`):
+    its measurements stay, but nothing the notebook returned or the grader kept aside
+    (true parameters, held-out labels) is quoted."""
+    texts: set[str] = set()
+    for values in steps:
+        for value in values.values():
+            _produced(value, texts)
+            if isinstance(value, (float, dict, list, tuple)) and not isinstance(value, ArrayValue):
+                _strings(value, texts)
+    return redact(check.message, {t for t in texts if not t.isidentifier()}, numbers=False)
 
 
 def student_message(check: Check, results: Sequence[CallResults], case: int | None) -> str:

@@ -29,7 +29,7 @@ from grader.checking.probe import CallResults, GuardedCall, guarded_calls, read_
 from grader.results import CellRecord, TestResult, UnitResult
 from grader.units.context import UnitContext
 from grader.notebook.static import uses_in
-from grader.units.redact import failing_case, student_message
+from grader.units.redact import failing_case, student_message, training_message
 from grader.values import FigureValue
 
 if TYPE_CHECKING:
@@ -153,7 +153,16 @@ def _student_view(exercise: Exercise, spec: Any, fixtures: dict[str, Any], check
     hidden = [(p, fixtures[p]) for p in spec.params
               if p in exercise.probes and exercise.probes[p].hidden and isinstance(fixtures[p], CallResults)]
     if not hidden:
-        return check  # a training's measurements: its inputs are data sets no message prints
+        steps = [fixtures[p] for p in spec.params
+                 if p in exercise.probes and exercise.probes[p].hidden and isinstance(fixtures[p], dict)]
+        if not steps:
+            return check
+        # a training's measurements stay: its inputs are data sets no message prints
+        message = training_message(check, steps)
+        if message == check.message:
+            return check
+        return Check(check.passed, message, "\n".join(p for p in (f"full message: {check.message}", check.detail) if p),
+                     check.fraction, check.data)
     case = None
     if len(hidden) == 1 and not check.passed:
         param, results = hidden[0]
@@ -206,7 +215,11 @@ def score_exercise(exercise: Exercise, ctx: UnitContext, run: ExecutionRun) -> U
                                     hidden=spec.hidden, details={"traceback": traceback.format_exc()}))
             continue
         if not show:
-            check = _student_view(exercise, spec, fixtures, check)
+            try:
+                check = _student_view(exercise, spec, fixtures, check)
+            except Exception:  # never risk the inputs: say less instead
+                check = Check(check.passed, "this hidden test failed; its details are withheld",
+                              f"full message: {check.message}\n{traceback.format_exc()}", check.fraction, check.data)
         for rule, gate in gates:
             if not gate.passed and (not rule.tests or spec.name in rule.tests) and check.credit > 0:
                 check = Check(False, f"0 points: {gate.message}", check.detail if check.passed else "",
@@ -232,6 +245,9 @@ def score_exercise(exercise: Exercise, ctx: UnitContext, run: ExecutionRun) -> U
         extra["curves"] = curves
     if exercise.budget:
         extra["budget"] = dict(exercise.budget)
-        extra["seeds"] = {k.split("/", 1)[1]: v for k, v in ctx.seeds.items() if k.startswith(f"{exercise.id}/")}
+        seeds = {k.split("/", 1)[1]: v for k, v in ctx.seeds.items() if k.startswith(f"{exercise.id}/")}
+        # a hidden probe's seed is the instructor's (it follows from the secret and the id)
+        extra["seeds"] = {k: v for k, v in seeds.items()
+                          if ctx.show_hidden_details or not (k in exercise.probes and exercise.probes[k].hidden)}
     return UnitResult(id=exercise.id, title=exercise.title, kind="exercise", version=exercise.version,
                       tests=tests, notes=notes, extra=extra)

@@ -14,8 +14,13 @@ An exercise module builds one :class:`Exercise` and decorates small functions::
 
 A test's parameters name the probes it needs (or a built-in: ``source``, ``figures``,
 ``cells``, ``context``, ``calibration``, ``fashion_test``); they arrive as plain data.
-Tests return a :class:`~grader.checking.checks.Check` or a list of them. No I/O, kernel or
-rendering happens in an exercise module.
+Tests return a :class:`~grader.checking.checks.Check` or a list of them. Two patterns
+every function exercise has are declared in one line each: :meth:`Exercise.call_tests`
+(a check per call on the example probe, all must pass, and on the hidden probe, partial
+credit) and :meth:`Exercise.autograd_test`. A test is not called when one of its probes
+came back without a value (:mod:`grader.units.fixtures`). When the probes run and which
+cells are the exercise's: :meth:`Exercise.probe_cell`, :meth:`Exercise.region`. No I/O,
+kernel or rendering happens in an exercise module.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from grader.checking.checks import Check
+from grader.checking.checks import Check, check_example_calls, check_hidden_calls, check_uses_autograd
 from grader.errors import SpecError
 from grader.protocol import ExecutionRun, KernelCall
 from grader.checking.probe import ProbeDescriptor, build_request
@@ -37,7 +42,7 @@ from grader.units.fixtures import probe_globals
 from grader.units.score import score_exercise
 from grader.notebook.static import NameFacts, name_facts
 
-__all__ = ["Exercise", "Forbidden", "TestSpec", "ProbeSpec", "BUILTIN_FIXTURES", "probe_globals"]
+__all__ = ["Exercise", "Forbidden", "TestSpec", "ProbeSpec", "BUILTIN_FIXTURES"]
 
 BUILTIN_FIXTURES = ("source", "figures", "cells", "context", "calibration", "fashion_test")
 
@@ -137,6 +142,33 @@ class Exercise:
             self.tests.append(TestSpec(fn.__name__, fn, float(points), hidden, title or doc, params))
             return fn
         return register
+
+    def autograd_test(self, function: str, *, title: str, name: str = "uses_autograd", points: float = 1) -> None:
+        """Declare the test that ``function`` takes its gradients from autograd
+        (:func:`~grader.checking.checks.check_uses_autograd`)."""
+        def uses_autograd(context: UnitContext) -> Check:
+            return check_uses_autograd(function, context.codes)
+        uses_autograd.__name__ = name
+        self.test(points=points, title=title)(uses_autograd)
+
+    def call_tests(self, check_one: Callable[..., Check], *, example: str, hidden: str, titles: tuple[str, str],
+                   points: tuple[float, float], names: tuple[str, str] = ("example", "hidden"),
+                   what: str = "hidden inputs") -> None:
+        """Declare the two tests of a function on its calls: ``check_one(*args, outcome)``
+        on every call of the probe ``example`` (the exercise text's examples: all must be
+        right) and of the hidden probe ``hidden`` (partial credit for the share right,
+        ``what`` naming them in the message)."""
+        def declare(name: str, probe: str, title: str, score: float, hidden_test: bool) -> None:
+            def run(**probes: Any) -> Check:
+                if hidden_test:
+                    return check_hidden_calls(probes[probe], check_one, what)
+                return check_example_calls(probes[probe], check_one)
+            run.__name__ = name
+            run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+                [inspect.Parameter(probe, inspect.Parameter.KEYWORD_ONLY)])
+            self.test(points=score, hidden=hidden_test, title=title)(run)
+        declare(names[0], example, titles[0], points[0], False)
+        declare(names[1], hidden, titles[1], points[1], True)
 
     def validate(self) -> None:
         """Check the declaration as a whole (called when the registry loads it)."""

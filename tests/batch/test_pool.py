@@ -98,3 +98,24 @@ def test_a_boot_cancelled_midway_cleans_up() -> None:
     asyncio.run(scenario())
     (kernel,) = FakeKernel.made
     assert (kernel.started, kernel.shut) == (False, True)
+
+
+def test_forked_kernels_and_fork_fallbacks_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grader.engine.forkserver import FORKED, FRESH
+
+    notes = iter([{"kernel_process": FORKED}, {"kernel_process": FRESH, "fork_failed": "no template"}, {}])
+    original = FakeKernel.start
+
+    async def start(self: FakeKernel, preload: Any = ()) -> None:
+        await original(self, preload)
+        self.start_note = next(notes)  # what the kernel manager says about the process it made
+        self.km = self  # type: ignore[attr-defined]
+    monkeypatch.setattr(FakeKernel, "start", start)
+
+    async def scenario() -> Any:
+        async with KernelPool() as pool:
+            for _ in range(3):
+                await pool.take(key())
+            return pool.stats
+    stats = asyncio.run(scenario())
+    assert (stats.forked, stats.fork_failed, stats.cold) == (1, 1, 3)

@@ -28,7 +28,7 @@ CHEAP = ("broadcasting", "frobenius", "comparison_ops")
 
 # Everything of the process a notebook can observe about its sandbox and interpreter.
 FACTS = r'''
-import json, os, re, resource, sys, tempfile, multiprocessing, threadpoolctl, torch
+import json, os, re, resource, sys, tempfile, multiprocessing, threadpoolctl, torch, torchvision
 def _status():
     keep = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")
     rows = (line.split(":", 1) for line in open("/proc/self/status"))
@@ -89,6 +89,8 @@ def test_a_forked_kernel_sees_the_same_sandbox_and_interpreter(tmp_path: Path, o
     assert forked["torch_threads"] == 2 and forked["blas_threads"] == [2]
     assert forked["start_method"] == "fork"
     assert forked["status"]["CapEff"] == ["0000000000000000"] and forked["status"]["NoNewPrivs"] == ["1"]
+    # RLIMIT_DATA grows by the template's shared imports (the student allocated none of it)
+    assert forked["rlimits"].pop("RLIMIT_DATA")[0] >= fresh["rlimits"].pop("RLIMIT_DATA")[0]
     assert {k for k in fresh if fresh[k] != forked[k]} == set()
 
 

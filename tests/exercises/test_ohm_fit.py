@@ -10,7 +10,7 @@ import pytest
 from helpers import SOLUTIONS, find_test
 from nbfactory import from_solution
 
-from grader.exercises.ohm_fit import (EXAMPLE_CURRENT, EXAMPLE_VOLTAGE, check_history_own, check_monotone,
+from grader.exercises.ohm_fit import (EXAMPLE_CURRENT, EXAMPLE_VOLTAGE, check_fit, check_history_own, check_monotone,
                                       dataset, least_squares_r, mse)
 
 SOLUTION = SOLUTIONS / "ohm_fit.ipynb"
@@ -91,3 +91,18 @@ def test_half_mse_history_loses_the_history_points(grade_file: Grade, tmp_path: 
     assert "below the smallest mean squared error this data allows: record mean((R * I - V) ** 2), not half" \
         in own.message
     assert result.score == 5
+
+
+def test_a_diverged_fit_and_a_tensor_for_a_float_are_explained() -> None:
+    from grader.values import ArrayValue
+
+    far = check_fit("example data", EXAMPLE_CURRENT, EXAMPLE_VOLTAGE, -1.1497e6)
+    assert far.message.startswith("`fit_resistance(example data)` = -1.15e+06: gradient descent diverged (the "
+                                  "least-squares R is 4.702); the learning rate is too large for this data")
+    assert check_fit("d", EXAMPLE_CURRENT, EXAMPLE_VOLTAGE, float("nan")).message.startswith(
+        "`fit_resistance(d)` = nan: gradient descent diverged")
+    assert check_fit("d", EXAMPLE_CURRENT, EXAMPLE_VOLTAGE, 5.0).message == "`fit_resistance(d)` is off: got 5"
+    as_tensor = check_fit("d", EXAMPLE_CURRENT, EXAMPLE_VOLTAGE,
+                          ArrayValue(np.asarray(4.7019, dtype=np.float32), framework="torch", dtype="torch.float32"))
+    assert as_tensor.passed
+    assert as_tensor.message.endswith("(note: it returned a tensor where a float is asked: return R.item())")

@@ -246,3 +246,15 @@ def test_a_colab_export_is_not_called_stale() -> None:
     nb = Notebook(Path("colab.ipynb"), cells, {}, "", 5)
     findings = stored_findings(nb, [parse_cell(c) for c in cells], {0: "1", 1: "2"}, {0: "ok", 1: "ok"})
     assert [(f.cell, f.kind) for f in findings] == [(1, "differs")]
+
+
+def test_abalone_read_inside_a_helper_is_seen_in_the_trace() -> None:
+    rec = AbaloneFractions("2.2-1", section="2.2", title="")
+    source = ("def load():\n    return pd.read_csv('https://archive.ics.uci.edu/ml/machine-learning-databases/abalone/"
+              "abalone.data', header=None)\n\nprint(f'{100 * (load().dtypes != object).mean():.1f}% numerical')")
+    [attempt] = rec.find(codes(source))
+    traces = {0: CellTrace(frames=[("https://archive.ics.uci.edu/ml/abalone.data", 4177, 9)])}
+    m = rec.measure(attempt, ev(traces=traces, printed={0: "88.9% numerical"}))
+    assert (m.status, m.message) == ("correct", "frame loaded: https://archive.ics.uci.edu/ml/abalone.data (4177 x 9, "
+                                                "seen in what the cell ran); shares stated after computing them, as the "
+                                                "grader computes them: 88.9% (numerical, of 9 columns, as a percentage)")

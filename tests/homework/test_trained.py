@@ -117,7 +117,8 @@ def test_section_points_are_explained() -> None:
         "present 1/1: found by heading and code",
         "book code ran 1.8/2: 9 of 10 code cells ran; raised on purpose: cell 9 RuntimeError (2.1-2); "
         "failed: cell 12 NameError: name 'q' is not defined",
-        "checkpoints 1/2: 1 of 2 met; missed: a is [3.5] (`value` is off); 1 not measurable in merged cells",
+        "checkpoints 1/2: 1 of 2 met; missed: a is [3.5] (`value` is off); "
+        "1 not measurable (a merged cell or the notebook's own variant of the code)",
         "discussion 0/1: 12 characters of the student's own text (at least 40 needed)"]
     missing = score_section(rubric, SectionScore("4.1", "Softmax Regression", False, "missing", False))
     assert (missing.score, missing.max_score) == (0.0, 2.0)

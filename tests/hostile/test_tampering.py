@@ -11,7 +11,7 @@ import pytest
 import grader.engine.execute
 from grader.engine.runtime import MIME_EVENT, MIME_RESULT
 from hostile_kit import (ALL_COMPATIBLE, ALL_EXAMPLES, ALL_INCOMPATIBLE, BROADCAST, COMPATIBLE, EXAMPLES,
-                         INCOMPATIBLE, NO_X3, TAG, TENSOR_TEST, TENSORS, assert_broadcast_only, graded, messages)
+                         FORBIDDEN, INCOMPATIBLE, NO_X3, TAG, TENSOR_TEST, TENSORS, assert_broadcast_only, graded, messages)
 from nbfactory import code
 
 pytestmark = pytest.mark.kernel
@@ -90,11 +90,6 @@ def test_broken_message_serialiser_is_reported_not_a_crash(grade_cells) -> None:
     assert_broadcast_only(result)  # probed after cell 1, before the patch
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "not achievable in-process: the runtime answering the probe lives in the student's kernel process, "
-    "so a notebook can patch it (or the message serialiser, json.dumps) and change the answer. The forged answer must still be right for the grader's hidden "
-    "inputs, so this only lets the notebook compute it with code the static forbidden-call rules do not "
-    "see (here numpy). See docs/SECURITY.md."))
 def test_patching_the_runtime_in_the_kernel_is_detected(grade_cells) -> None:  # type: ignore[no-untyped-def]
     wrong = "def broadcast_shape(shape_a, shape_b):\n    return ()"
     forge = '''
@@ -108,7 +103,11 @@ def _numpy_call(fn, args, kwargs):
 _runtime._call = _numpy_call
 '''
     result = grade_cells([code(forge), code(wrong, TAG)])
-    assert messages(result)[EXAMPLES] != ALL_EXAMPLES
+    # the patched runtime answers with numpy while the grader calls broadcast_shape: the
+    # run-time guard sees numpy called (a patch that avoids numpy must still be right)
+    assert messages(result)[FORBIDDEN].startswith("uses numpy.broadcast_shapes, which this exercise does not allow: "
+                                                  "`broadcast_shape` called it at run time")
+    assert messages(result)[EXAMPLES].startswith("0 points: ")
 
 
 def test_redefinition_after_the_graded_cells_is_not_graded(grade_cells) -> None:  # type: ignore[no-untyped-def]
@@ -132,9 +131,7 @@ def test_imitated_answer_during_a_probe_is_tampering(grade_cells) -> None:  # ty
     tampered = "the probe received more than one answer: the notebook imitated the grader's messages"
     assert result.score == 0.0
     assert messages(result) == {
-        EXAMPLES: f"0 of 1 example shape pairs correct; first problem: {tampered}",
-        COMPATIBLE: f"0 of 1 hidden compatible pairs correct; first problem: {tampered}",
-        INCOMPATIBLE: f"0 of 1 hidden incompatible pairs correct; first problem: {tampered}",
+        EXAMPLES: tampered, COMPATIBLE: tampered, INCOMPATIBLE: tampered,  # the fixture guard's message
         TENSOR_TEST: NO_X3, "forbidden calls": "no forbidden calls"}
 
 
@@ -167,16 +164,15 @@ def test_exits_inside_the_graded_function_are_outcomes(grade_cells) -> None:  # 
     assert messages(result)[EXAMPLES] == ("7 of 8 example shape pairs correct; first problem: "
                                           "`broadcast_shape((3, 1), (4,))` raised SystemExit\nSystemExit: bye")
     # a KeyboardInterrupt stops the probe's remaining calls, as the grader's own interrupt does
-    assert messages(result)[COMPATIBLE] == ("0 of 1 hidden compatible pairs correct; first problem: "
-                                            "`broadcast_shape` raised KeyboardInterrupt")
+    assert messages(result)[COMPATIBLE] == "`broadcast_shape` raised KeyboardInterrupt\nKeyboardInterrupt"
     assert result.executions[0].outcome == "completed" and result.score == 1.75
 
 
 def test_infinite_loop_in_a_graded_function_keeps_other_results(grade_cells) -> None:  # type: ignore[no-untyped-def]
     function = function_with("while tuple(shape_a) == (3, 1):\n    pass")
     result = grade_cells([code(function, TAG), code("after = 1")], probe_timeout=2.0)
-    assert messages(result)[EXAMPLES] == ("0 of 1 example shape pairs correct; first problem: calling "
-                                          "`broadcast_shape` did not finish within the time limit and was interrupted")
+    assert messages(result)[EXAMPLES] == ("calling `broadcast_shape` did not finish within the time limit and was "
+                                          "interrupted")
     assert messages(result)[COMPATIBLE] == ALL_COMPATIBLE and messages(result)[INCOMPATIBLE] == ALL_INCOMPATIBLE
     assert result.executions[0].outcome == "completed" and result.score == 5.0
     assert cells_of(result) == [(0, "ok", "", ""), (1, "ok", "", "")]
@@ -192,10 +188,8 @@ def test_ignored_interrupt_in_a_graded_function_kills_the_kernel(grade_cells, mo
     assert (summary.outcome, summary.message) == ("timeout", stopped)
     assert messages(result) == {
         EXAMPLES: ALL_EXAMPLES,  # answered before the hidden probe hung
-        COMPATIBLE: "0 of 1 hidden compatible pairs correct; first problem: calling `broadcast_shape` ignored the "
-                    "interrupt after its time limit; the kernel was killed",
-        INCOMPATIBLE: "0 of 1 hidden incompatible pairs correct; first problem: calling `broadcast_shape` ignored "
-                      "the interrupt after its time limit; the kernel was killed",
+        COMPATIBLE: "calling `broadcast_shape` ignored the interrupt after its time limit; the kernel was killed",
+        INCOMPATIBLE: "calling `broadcast_shape` ignored the interrupt after its time limit; the kernel was killed",
         TENSOR_TEST: stopped, "forbidden calls": "no forbidden calls"}
     assert cells_of(result) == [(0, "ok", "", ""), (1, "not_run", "", "")]
     assert result.score == 2.0

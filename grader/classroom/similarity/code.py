@@ -27,6 +27,7 @@ import keyword
 import re
 import tokenize
 import zlib
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -93,24 +94,6 @@ class CodePrint:
         self.prints = {h: v for h, v in self.prints.items() if h not in excluded}
 
 
-def _kind(tok: tokenize.TokenInfo, bound: frozenset[str] | set[str]) -> str | None:
-    if tok.type in SKIP:
-        return None
-    if tok.type == tokenize.NAME:
-        return "N" if tok.string in bound and not keyword.iskeyword(tok.string) else tok.string
-    if tok.type == tokenize.NUMBER:
-        return _number(tok.string)
-    if tok.type == tokenize.STRING or tokenize.tok_name.get(tok.type, "").startswith("FSTRING"):
-        return "S"
-    if tok.type == tokenize.NEWLINE:
-        return ";"
-    if tok.type == tokenize.INDENT:
-        return "{"
-    if tok.type == tokenize.DEDENT:
-        return "}"
-    return tok.string
-
-
 def _number(text: str) -> str:
     """``1.0``, ``1.``, ``1e0`` and ``1`` alike: the value, not its spelling."""
     try:
@@ -119,15 +102,47 @@ def _number(text: str) -> str:
         return text
 
 
-def _fallback(text: str, first: int, bound: frozenset[str] | set[str]) -> tuple[list[str], list[int]]:
-    toks, lines = [], []
+def _kind(tok: tokenize.TokenInfo) -> tuple[str, bool] | None:
+    """A token's normal form and whether it is a (renameable) name."""
+    if tok.type in SKIP:
+        return None
+    if tok.type == tokenize.NAME:
+        return tok.string, not keyword.iskeyword(tok.string)
+    if tok.type == tokenize.NUMBER:
+        return _number(tok.string), False
+    if tok.type == tokenize.STRING or tokenize.tok_name.get(tok.type, "").startswith("FSTRING"):
+        return "S", False
+    if tok.type == tokenize.NEWLINE:
+        return ";", False
+    if tok.type == tokenize.INDENT:
+        return "{", False
+    if tok.type == tokenize.DEDENT:
+        return "}", False
+    return tok.string, False
+
+
+def _fallback(text: str) -> tuple[tuple[str, bool, int], ...]:
+    """Tokens of code Python's tokenizer rejects (unbalanced brackets, stray quotes)."""
+    found = []
     for number, line in enumerate(text.splitlines()):
         for word in FALLBACK.findall(line.split("#", 1)[0]):
-            kind = "N" if word in bound and not keyword.iskeyword(word) else \
-                _number(word) if word[0].isdigit() else "S" if word[0] in "'\"" else word
-            toks.append(kind)
-            lines.append(first + number)
-    return toks, lines
+            if word[0].isdigit():
+                found.append((_number(word), False, number))
+            elif word[0] in "'\"":
+                found.append(("S", False, number))
+            else:
+                found.append((word, (word[0].isalpha() or word[0] == "_") and not keyword.iskeyword(word), number))
+    return tuple(found)
+
+
+@lru_cache(maxsize=65536)  # the book's statements recur in every notebook of a class
+def _raw_tokens(text: str) -> tuple[tuple[str, bool, int], ...]:
+    """(normal form, is a name, line offset) of every token of a statement."""
+    try:
+        return tuple((k[0], k[1], t.start[0] - 1) for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                     if (k := _kind(t)) is not None)
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return _fallback(text)
 
 
 def tokens_of(statements: Iterable[tuple[int, str]], bound: frozenset[str] | set[str] = frozenset()
@@ -137,14 +152,9 @@ def tokens_of(statements: Iterable[tuple[int, str]], bound: frozenset[str] | set
     toks: list[str] = []
     lines: list[int] = []
     for first, text in statements:
-        try:
-            found = [(k, first + t.start[0] - 1) for t in tokenize.generate_tokens(io.StringIO(text).readline)
-                     if (k := _kind(t, bound)) is not None]
-        except (tokenize.TokenError, SyntaxError, IndentationError):
-            more = _fallback(text, first, bound)
-            found = list(zip(*more))  # type: ignore[arg-type]
-        toks += [k for k, _ in found]
-        lines += [n for _, n in found]
+        for form, is_name, offset in _raw_tokens(text):
+            toks.append("N" if is_name and form in bound else form)
+            lines.append(first + offset)
     return toks, lines
 
 

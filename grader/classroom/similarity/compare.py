@@ -17,14 +17,14 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import Sequence
 
 from grader.classroom.similarity.code import CodePrint, Region, base_hashes, code_overlap, fingerprint
 from grader.classroom.similarity.extract import Base, Extract, normalise_sentence
-from grader.classroom.similarity.prose import (ProseDoc, SentenceMatch, candidates, fit_prose, prose_docs,
-                                               prose_overlap)
+from grader.homework.sections import normalise_code
+from grader.classroom.similarity.prose import ProseDoc, SentenceMatch, fit_prose, prose_docs, prose_overlap
 
 __all__ = ["CODE_THRESHOLD", "PROSE_THRESHOLD", "Pair", "Cluster", "SimilarityReport", "shared_threshold",
            "compare_class"]
@@ -110,6 +110,23 @@ def shared_threshold(n: int) -> int:
     return max(SHARED_MIN, math.ceil(SHARED_SHARE * n))
 
 
+def _without_common_statements(extracts: Sequence[Extract], limit: int) -> tuple[list[Extract], int]:
+    """Copies of the extracts without the statements the class shares: those of ``limit``
+    students or more, and those in the book-code cells of two students or more."""
+    seen: Counter[str] = Counter()
+    in_book: Counter[str] = Counter()
+    for e in extracts:
+        seen.update({normalise_code(text) for cell in e.code for _, text in cell.lines})
+        in_book.update({normalise_code(text) for cell in e.code if cell.book for _, text in cell.lines})
+    common = {k for k, c in seen.items() if c >= limit} | {k for k, c in in_book.items() if c >= 2}
+    out = []
+    for e in extracts:
+        cells = [replace(cell, lines=kept) for cell in e.code
+                 if (kept := [(n, t) for n, t in cell.lines if normalise_code(t) not in common])]
+        out.append(replace(e, code=cells))
+    return out, len(common)
+
+
 def _code_base(prints: Sequence[CodePrint], base: Base, limit: int) -> tuple[set[int], dict[str, int]]:
     static = base_hashes(src for _, src in base.code_sources)
     df: Counter[int] = Counter()
@@ -166,8 +183,10 @@ def compare_class(extracts: Sequence[Extract], base: Base, *, code_threshold: fl
     extracts = sorted(extracts, key=lambda e: e.student)
     n = len(extracts)
     limit = shared_threshold(n)
+    extracts, removed_statements = _without_common_statements(extracts, limit)
     prints = [fingerprint(e) for e in extracts]
     excluded, removed = _code_base(prints, base, limit)
+    removed["code_statements"] = removed_statements
     for cp in prints:
         cp.subtract_base(excluded)
     code_shared = _code_pairs(prints, excluded)
@@ -179,12 +198,11 @@ def compare_class(extracts: Sequence[Extract], base: Base, *, code_threshold: fl
     removed["prose_common"] = len(common_sentences)
     docs = prose_docs(extracts, common_sentences, normalise_sentence)
     model = fit_prose(docs)
-    prose_pairs = candidates(model) if model is not None else set()
 
     pairs = []
     for i, j in combinations(range(n), 2):
         code, tokens, _ = code_overlap(prints[i], prints[j], code_shared.get((i, j), set()))
-        prose, matches = prose_overlap(model, docs, i, j) if model is not None and (i, j) in prose_pairs else (0.0, [])
+        prose, matches = prose_overlap(model, docs, i, j) if model is not None else (0.0, [])
         pair = Pair(extracts[i].student, extracts[j].student, code, prose, tokens,
                     float(model.doc_cosine[i, j]) if model is not None else 0.0, ia=i, ib=j)
         pair.flagged = [k for k, v, t in (("code", code, code_threshold), ("prose", prose, prose_threshold)) if v >= t]

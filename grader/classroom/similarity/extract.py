@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from functools import lru_cache
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,7 +30,7 @@ from typing import Any, Sequence
 from grader.errors import InputError, NotebookError
 from grader.homework.sections import SectionSpec, discussion_text, fingerprint_hits, normalise_code, place_cells
 from grader.notebook.load import Notebook, read_notebook, units_in_metadata
-from grader.notebook.static import analyse
+from grader.notebook.static import CellCode
 
 __all__ = ["EXTRACT_VERSION", "Base", "CodeCell", "ProseBlock", "Extract", "build_base", "extract_notebooks",
            "split_statements", "split_sentences", "normalise_sentence", "strip_magics", "homework_of", "bound_names"]
@@ -113,28 +114,34 @@ def strip_magics(source: str) -> str:
 
 def split_statements(source: str) -> list[tuple[int, str]]:
     """The top-level statements of a cell as (first line, source); non-Python cells line by line."""
+    return list(_split(source))
+
+
+@lru_cache(maxsize=16384)  # the book's cells recur in every notebook of a class
+def _split(source: str) -> tuple[tuple[int, str], ...]:
     clean = strip_magics(source)
     lines = clean.splitlines()
     try:
         tree = ast.parse(clean)
-    except (SyntaxError, ValueError):
-        return [(i + 1, line) for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return tuple((i + 1, line) for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#"))
     found = []
     for node in tree.body:
         end = node.end_lineno or node.lineno
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
         found.append((start, "\n".join(lines[start - 1:end])))
-    return found
+    return tuple(found)
 
 
-def bound_names(source: str) -> set[str]:
+@lru_cache(maxsize=16384)
+def bound_names(source: str) -> frozenset[str]:
     """Names a cell binds: assignment, loop, with, except and comprehension targets, function
     and class names, parameters, attributes assigned (``self.w = ...``). Not imports: module
     names are the library's, kept as they are."""
     try:
         tree = ast.parse(strip_magics(source))
-    except (SyntaxError, ValueError):
-        return set()
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
@@ -147,7 +154,7 @@ def bound_names(source: str) -> set[str]:
             found.add(node.arg)
         elif isinstance(node, ast.ExceptHandler) and node.name:
             found.add(node.name)
-    return found
+    return frozenset(found)
 
 
 def normalise_sentence(text: str) -> str:
@@ -247,7 +254,9 @@ def build_base(*, homework_id: str | None = None, exercise_ids: Sequence[str] = 
 
 def _sections(nb: Notebook, base: Base, part: int) -> dict[int, str | None]:
     if base.specs:
-        return {p.ref.cell: p.section for p in place_cells(nb, analyse(nb.cells), base.specs, part)}
+        # Placement reads only the cells' sources: unanalysed CellCodes spare a full static analysis.
+        codes = [CellCode(c, None) for c in nb.cells if c.is_code]
+        return {p.ref.cell: p.section for p in place_cells(nb, codes, base.specs, part)}
     found: dict[int, str | None] = {}
     current: str | None = None
     for cell in nb.cells:

@@ -7,11 +7,11 @@ words swapped or sentences reordered still leave most n-grams shared. IDF weight
 the class shares less; what is shared by many students is removed before (``compare``).
 
 A pair's prose score is the larger of the two students' *matched shares*: each own
-sentence is paired with its most similar sentence of the other student; a sentence with
-cosine >= SENTENCE_MATCH counts with its length times that cosine. A verbatim copy scores
-1, a reworded copy about the cosine of its sentences, two students writing on the same
-topic in their own words close to 0. Only candidate pairs (document cosine >= CANDIDATE,
-or among a student's nearest neighbours) are aligned sentence by sentence.
+sentence is paired with its most similar sentence of the other student; when their cosine
+reaches SENTENCE_MATCH it counts with its length times (cosine - WEIGHT_ZERO) /
+(1 - WEIGHT_ZERO). A verbatim copy scores 1, a reworded copy 0.45-0.8, two students
+writing on the same topic in their own words, who share a phrase here and there, below 0.2. All sentence pairs of the class are compared, in
+blocks of rows, so no pair is skipped.
 
 The limit, honestly: the same reflection translated into another language shares almost
 no character n-grams with the original; only numbers, code names and English technical
@@ -30,13 +30,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from grader.classroom.similarity.extract import Extract
 
-__all__ = ["SENTENCE_MATCH", "CANDIDATE", "MIN_CHARS", "ProseDoc", "SentenceMatch", "ProseModel", "prose_docs",
-           "fit_prose", "candidates", "prose_overlap"]
+__all__ = ["SENTENCE_MATCH", "MIN_CHARS", "ProseDoc", "SentenceMatch", "ProseModel", "prose_docs", "fit_prose",
+           "prose_overlap"]
 
 SENTENCE_MATCH = 0.5   # cosine of two sentences that say the same thing in (nearly) the same words
-CANDIDATE = 0.15       # document cosine from which a pair is aligned sentence by sentence
-NEIGHBOURS = 5         # ... and every student's nearest neighbours, whatever their cosine
-MIN_CHARS = 200        # denominator floor: two sentences of own prose cannot be "all copied"
+CHUNK = 1024           # sentences compared with all others at once (memory: CHUNK x all sentences)
+WEIGHT_ZERO = 0.3      # the cosine at which a matched sentence would count nothing
+MIN_CHARS = 100        # denominator floor: one sentence of own prose cannot be "all copied"
 
 
 @dataclass
@@ -63,11 +63,13 @@ class SentenceMatch:
 
 @dataclass
 class ProseModel:
-    """The class's prose vectorised: one row per sentence, and one per document."""
+    """The class's prose vectorised, and every pair of sentences of two students at or above
+    SENTENCE_MATCH: ``close[(i, j)]`` lists (sentence of i, sentence of j, cosine), i < j."""
 
     sentence_rows: sparse.csr_matrix
     offsets: list[int]
     doc_cosine: np.ndarray
+    close: dict[tuple[int, int], list[tuple[int, int, float]]] = field(default_factory=dict)
 
 
 def prose_docs(extracts: Sequence[Extract], shared: set[str], normalise) -> list[ProseDoc]:  # type: ignore[no-untyped-def]
@@ -84,6 +86,22 @@ def prose_docs(extracts: Sequence[Extract], shared: set[str], normalise) -> list
     return docs
 
 
+def _close_sentences(rows: sparse.csr_matrix, owner: np.ndarray, offsets: list[int]
+                     ) -> dict[tuple[int, int], list[tuple[int, int, float]]]:
+    """Sentence pairs of different students with cosine >= SENTENCE_MATCH, by blocks of rows
+    (the full sentence-by-sentence matrix of a large class would not fit in memory)."""
+    close: dict[tuple[int, int], list[tuple[int, int, float]]] = {}
+    columns = rows.T.tocsc()
+    for start in range(0, rows.shape[0], CHUNK):
+        block = (rows[start:start + CHUNK] @ columns).toarray()
+        xs, ys = np.nonzero(block >= SENTENCE_MATCH)
+        for x, y in zip((xs + start).tolist(), ys.tolist()):
+            i, j = int(owner[x]), int(owner[y])
+            if i < j:
+                close.setdefault((i, j), []).append((x - offsets[i], y - offsets[j], float(block[x - start, y])))
+    return close
+
+
 def fit_prose(docs: Sequence[ProseDoc]) -> ProseModel | None:
     """Vectorise every sentence; document vectors are the normalised sums of their sentences'."""
     texts = [s for d in docs for s in d.sentences]
@@ -95,7 +113,6 @@ def fit_prose(docs: Sequence[ProseDoc]) -> ProseModel | None:
     offsets = [0]
     for d in docs:
         offsets.append(offsets[-1] + len(d.sentences))
-    # document = sum of its sentence vectors, L2-normalised
     owner = np.repeat(np.arange(len(docs)), [len(d.sentences) for d in docs])
     pick = sparse.csr_matrix((np.ones(len(texts), dtype=np.float32), (owner, np.arange(len(texts)))),
                              shape=(len(docs), len(texts)))
@@ -104,34 +121,30 @@ def fit_prose(docs: Sequence[ProseDoc]) -> ProseModel | None:
     norms[norms == 0] = 1.0
     doc_rows = sparse.diags(1.0 / norms) @ doc_rows
     cosine = (doc_rows @ doc_rows.T).toarray()
-    return ProseModel(rows, offsets, cosine)
+    return ProseModel(rows, offsets, cosine, _close_sentences(rows, owner, offsets))
 
 
-def candidates(model: ProseModel) -> set[tuple[int, int]]:
-    """Pairs worth aligning: high document cosine, or a student's nearest neighbours."""
-    cos = model.doc_cosine.copy()
-    np.fill_diagonal(cos, -1.0)
-    found = {(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(cos >= CANDIDATE, 1)))}
-    for i in range(len(cos)):
-        for j in np.argsort(-cos[i])[:NEIGHBOURS]:
-            if cos[i, j] > 0:
-                found.add((min(i, int(j)), max(i, int(j))))
-    return found
+def _weight(cosine: float) -> float:
+    """How much a matched sentence counts: 1 for the same sentence, less than half for two
+    sentences that share a clause by chance (cosine 0.5 to 0.6)."""
+    return max(0.0, min(1.0, (cosine - WEIGHT_ZERO) / (1.0 - WEIGHT_ZERO)))
 
 
 def prose_overlap(model: ProseModel, docs: Sequence[ProseDoc], i: int, j: int) -> tuple[float, list[SentenceMatch]]:
-    """The prose score of students ``i`` and ``j`` and their matching sentences."""
-    a = model.sentence_rows[model.offsets[i]:model.offsets[i + 1]]
-    b = model.sentence_rows[model.offsets[j]:model.offsets[j + 1]]
-    if a.shape[0] == 0 or b.shape[0] == 0:
+    """The prose score of students ``i`` < ``j`` and, for each sentence of ``i`` that has one,
+    its most similar sentence of ``j``."""
+    entries = model.close.get((i, j))
+    if not entries:
         return 0.0, []
-    sim = (a @ b.T).toarray()
-    best_b, best_a = sim.argmax(axis=1), sim.argmax(axis=0)
-    matches = [SentenceMatch(int(x), int(best_b[x]), float(sim[x, best_b[x]]))
-               for x in range(sim.shape[0]) if sim[x, best_b[x]] >= SENTENCE_MATCH]
+    best_a: dict[int, tuple[float, int]] = {}
+    best_b: dict[int, float] = {}
+    for x, y, cos in entries:
+        if cos > best_a.get(x, (-1.0, 0))[0]:
+            best_a[x] = (cos, y)
+        best_b[y] = max(best_b.get(y, 0.0), cos)
     da, db = docs[i], docs[j]
-    got_a = sum(len(da.sentences[m.a]) * min(1.0, m.cosine) for m in matches)
-    got_b = sum(len(db.sentences[y]) * min(1.0, float(sim[best_a[y], y]))
-                for y in range(sim.shape[1]) if sim[best_a[y], y] >= SENTENCE_MATCH)
+    got_a = sum(len(da.sentences[x]) * _weight(cos) for x, (cos, _) in best_a.items())
+    got_b = sum(len(db.sentences[y]) * _weight(cos) for y, cos in best_b.items())
     score = max(got_a / max(da.chars, MIN_CHARS), got_b / max(db.chars, MIN_CHARS))
+    matches = [SentenceMatch(x, y, cos) for x, (cos, y) in sorted(best_a.items())]
     return min(1.0, score), matches

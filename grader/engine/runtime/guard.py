@@ -47,8 +47,11 @@ def _better(label, old):
     rather than `numpy.lib._stride_tricks_impl.broadcast_shapes`)."""
     if old is None:
         return True
-    rank = lambda text: (sum(p.startswith("_") for p in text.split(".")), len(text))  # noqa: E731
-    return rank(label) < rank(old)
+    return _rank(label) < _rank(old)
+
+
+def _rank(label):
+    return sum(part.startswith("_") for part in label.split(".")), len(label)
 
 
 def _add_targets(obj, label, codes, builtins):
@@ -212,7 +215,10 @@ def _guard_profile(frame, event, arg):
 
 def _guarded_call(groups, name, fn, args, kwargs):
     """Call the student's ``fn`` with the guard for ``groups`` watching."""
-    state = dict(_guard_state(groups), function=name)
+    try:
+        state = dict(_guard_state(groups), function=name)
+    except Exception:  # the guard's own failure must not cost the student: static rules still hold
+        return _call(fn, args, kwargs)
     previous = _GUARD_ORIG["getprofile"]()
     _GUARD["active"] = state
     if _GUARD_ORIG["thread_setprofile"] is not None:

@@ -265,6 +265,11 @@ class AbaloneFractions(Recogniser):
     def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
         frames = {n: v for n, v in ev.values.items() if isinstance(v, FrameValue) and v.nrows >= 0}
         loaded = [f"`{n}` ({v.nrows} x {len(v.columns)})" for n, v in frames.items() if v.nrows == self.ROWS]
+        traced = [f for c in attempt.cells if (t := ev.trace(c)) is not None for f in t.frames]
+        if not frames and traced:  # read inside a helper, say: the trace saw the frame even though no name holds it
+            frames = {source: FrameValue([], rows) for source, rows, _ in traced}
+            loaded = [f"{source} ({rows} x {cols}, seen in what the cell ran)" for source, rows, cols in traced
+                      if rows == self.ROWS]
         if not frames:
             error = record_error(ev, attempt.cells)
             why = f" ({error.ename}: {error.evalue[:80]})" if error else ""
