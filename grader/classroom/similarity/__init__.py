@@ -21,7 +21,7 @@ from typing import Sequence
 from grader.classroom.similarity.compare import (CODE_THRESHOLD, PROSE_THRESHOLD, Cluster, Pair, SimilarityReport,
                                                  compare_class)
 from grader.classroom.similarity.extract import Base, Extract, build_base, extract_notebooks, homework_of
-from grader.classroom.similarity.store import extract_class, extracts_from_gradebook, store_extract
+from grader.classroom.similarity.store import extract_class, extracts_from_gradebook, store_extract, units_in_gradebook
 from grader.errors import InputError
 
 __all__ = ["find_similar", "build_base", "extract_notebooks", "store_extract", "compare_class", "Base", "Extract",
@@ -49,8 +49,8 @@ def find_similar(*, folder: Path | None = None, db: Path | None = None, homework
         if not 0 < value <= 1:
             raise InputError(f"{name} must be in (0, 1], not {value}")
     jobs = _folder_jobs(folder) if folder is not None and db is None else []
-    if not homework_id and not exercise_ids and jobs:
-        homework_id, exercise_ids = homework_of(jobs[0][1])
+    if not homework_id and not exercise_ids:
+        homework_id, exercise_ids = units_in_gradebook(db) if db is not None else homework_of(jobs[0][1])
     base = build_base(homework_id=homework_id, exercise_ids=exercise_ids, base_paths=base_paths)
     notes: list[str] = []
     if db is not None:
@@ -58,7 +58,7 @@ def find_similar(*, folder: Path | None = None, db: Path | None = None, homework
     else:
         extracts = extract_class(jobs, base, workers=workers)
     if len(extracts) < 2:
-        raise InputError("fewer than two submissions to compare")
+        raise InputError("fewer than two submissions to compare" + (f" ({notes[0]})" if notes else ""))
     report = compare_class(extracts, base, code_threshold=code_threshold, prose_threshold=prose_threshold)
     report.notes = notes + report.notes
     return report

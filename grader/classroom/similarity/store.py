@@ -26,7 +26,7 @@ from grader.classroom.similarity.extract import EXTRACT_VERSION, Base, Extract, 
 from grader.errors import GradebookError, InputError
 
 __all__ = ["TABLE", "ensure_table", "store_extract", "stored_extracts", "notebooks_of", "extract_class",
-           "extracts_from_gradebook"]
+           "extracts_from_gradebook", "units_in_gradebook"]
 
 TABLE = "similarity_extracts"
 CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -84,6 +84,17 @@ def extract_class(jobs: Sequence[tuple[str, list[Path]]], base: Base, *, workers
         with ProcessPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(_one, [(s, p, base) for s, p in jobs], chunksize=8))
     return [extract_notebooks(s, p, base) for s, p in jobs]
+
+
+def units_in_gradebook(db: Path) -> tuple[str | None, list[str]]:
+    """The homework, else the exercises, its newest submissions were graded as."""
+    from grader.registry import homeworks
+
+    with open_gradebook(db) as book:
+        ids = sorted({u for s in book.submissions(with_results=False) for u in s.unit_versions})
+    known = homeworks()
+    homework = next((u for u in ids if u in known), None)
+    return (homework, []) if homework else (None, ids)
 
 
 def extracts_from_gradebook(db: Path, base: Base, *, folder: Path | None = None, workers: int = 2,
