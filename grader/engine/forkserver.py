@@ -270,7 +270,7 @@ class ForkedKernelManager(SandboxKernelManager):
             raise ForkError(f"unexpected kernel command ({exc})") from None
         request = {"stage": stage, "spec": spec, "cmd": cmd, "cwd": str(self.sandbox.root),
                    "log": str(self.sandbox.root / "kernel.log"), "threads": self.sandbox.threads,
-                   "preload": list(self.preload)}
+                   "preload": list(self.preload), "hide_modules": list(self.sandbox.options.hide_modules)}
         try:
             return fork_server().fork(request, timeout=max(60.0, self.startup_timeout()))
         except OSError as exc:
@@ -309,7 +309,11 @@ def heavy_imports(codes: Sequence[CellCode]) -> tuple[str, ...]:
 def notebook_preload(notebook: Notebook, options: Options) -> tuple[str, ...]:
     """What a kernel forked for ``notebook`` should find imported (nothing for a fresh one,
     which imports as the notebook does)."""
-    return heavy_imports(analyse(notebook.cells)) if options.fork_kernels else ()
+    if not options.fork_kernels:
+        return ()
+    hidden = tuple(options.hide_modules)
+    return tuple(m for m in heavy_imports(analyse(notebook.cells))
+                 if not any(m == h or m.startswith(h + ".") for h in hidden))
 
 
 def describe_start(km: Any) -> dict[str, Any]:

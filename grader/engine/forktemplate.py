@@ -109,7 +109,7 @@ def _close_on_exec(keep: int) -> None:
             pass  # the descriptor of the listing itself, closed by now
 
 
-def _as_after_exec(env: dict[str, str] | None, threads: int, keep: int) -> None:
+def _as_after_exec(env: dict[str, str] | None, threads: int, keep: int, hidden: list[str]) -> None:
     """What ``exec`` of the kernel command would have done, and the per-kernel state a
     fresh interpreter would have: no capabilities, only inheritable descriptors (and
     ``keep``), the jail's environment, fresh seeds, the kernel's thread counts."""
@@ -127,6 +127,9 @@ def _as_after_exec(env: dict[str, str] | None, threads: int, keep: int) -> None:
             del os.environ["TORCHINDUCTOR_CACHE_DIR"]
             inductor.cache_dir()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for name in list(sys.modules):  # modules the grader hides must be imported to be refused
+        if False and any(name == h or name.startswith(h + ".") for h in hidden):
+            del sys.modules[name]
     import random
     import tempfile
     tempfile.tempdir = None  # recomputed from TMPDIR
@@ -177,7 +180,7 @@ def child(request: dict, status_fd: int, jail: Any, template: int) -> None:
 
     def become(argv: list[str], env: dict[str, str] | None) -> None:
         if argv == cmd:
-            _as_after_exec(env, max(1, int(request["threads"])), status_fd)
+            _as_after_exec(env, max(1, int(request["threads"])), status_fd, request.get("hide_modules", []))
             os.write(status_fd, b"ok\n")
             os.close(status_fd)
             _start_kernel(cmd)

@@ -13,6 +13,7 @@ the Gradescope and JUnit files keep full precision.
 
 from __future__ import annotations
 
+import html
 import json
 import tempfile
 from pathlib import Path
@@ -197,6 +198,21 @@ def write_html_reports(book: Gradebook, folder: Path, *, references: Mapping[str
 
     count = 0
     for sub, result in reviewed_submissions(book):
-        write_html([result], folder / f"{_safe_name(sub.student)}.html", references=references)
+        path = folder / f"{_safe_name(sub.student)}.html"
+        try:
+            write_html([result], path, references=references)
+        except Exception as exc:  # one row's rendering bug must not cost the others their pages
+            _write_fallback_page(path, sub.student, f"{type(exc).__name__}: {exc}")
         count += 1
     return count
+
+
+def _write_fallback_page(path: Path, student: str, problem: str) -> None:
+    """A plain page saying the report could not be drawn; the grade itself is in the gradebook."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "<!doctype html><meta charset='utf-8'><title>d2l-grade report</title>"
+        f"<h1>Report for {html.escape(student)}</h1>"
+        "<p>The grade is recorded, but this page could not be drawn because of a grader bug; "
+        "the course staff can see the details with <code>grade export</code>.</p>"
+        f"<pre>{html.escape(problem[:2000])}</pre>", encoding="utf-8")

@@ -10,22 +10,29 @@ notebook gets a spinner with the elapsed time on a terminal only.
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
-
 import contextlib
 import time
 from pathlib import Path
 from typing import Iterator
 
+from rich.console import Console
+from rich.markup import escape as escape_markup
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
 from grader.classroom.batch import BatchSummary
 from grader.classroom.gradebook import Record, open_gradebook
 from grader.classroom.review_store import round_percent, round_points
 from grader.classroom.submissions import Submission
+from grader.report.escape import terminal_text
 
 __all__ = ["RichProgress", "print_summary", "class_totals", "print_class_totals", "grading_status"]
+
+
+def escape(text: str) -> str:
+    """Student-controlled text for the console: control characters shown, rich markup inert."""
+    return escape_markup(terminal_text(text))
+
 
 SHOWN_FAILURES = 3
 

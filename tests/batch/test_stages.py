@@ -105,3 +105,25 @@ def test_a_result_over_the_cap_keeps_its_scores_and_loses_its_details(tmp_path: 
     assert row.score == 4.0 and row.result is not None
     assert row.result.units[0].extra == {"dropped": "too large to store"}
     assert row.message.endswith("over the cap of 16,777,216: test details and extra were dropped]")
+
+
+def test_a_page_that_fails_to_render_does_not_cost_the_others_theirs(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import grader.report.html as html_module
+
+    real = html_module.write_html
+
+    def broken_for_b(results, path, **kwargs):  # type: ignore[no-untyped-def]
+        if path.stem == "b":
+            raise KeyError("lines")
+        return real(results, path, **kwargs)
+
+    monkeypatch.setattr(html_module, "write_html", broken_for_b)
+    with open_gradebook(tmp_path / "gb.sqlite", write=True) as book:
+        run = _run(book)
+        for student in ("a", "b", "c"):
+            book.record(run, _record(student, _result()))
+        assert write_html_reports(book, tmp_path / "html", references={}) == 3
+    pages = {p.stem: p.read_text(encoding="utf-8") for p in (tmp_path / "html").glob("*.html")}
+    assert sorted(pages) == ["a", "b", "c"]
+    assert "could not be drawn because of a grader bug" in pages["b"] and "KeyError: &#x27;lines&#x27;" in pages["b"]
+    assert "could not be drawn" not in pages["a"] + pages["c"]

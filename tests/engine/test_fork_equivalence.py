@@ -96,7 +96,7 @@ def test_a_forked_kernel_sees_the_same_sandbox_and_interpreter(tmp_path: Path, o
 
 def test_nothing_of_one_submission_is_visible_to_the_next(tmp_path: Path, options: Options) -> None:
     leave = code("""
-import os, sys, types, builtins, torch, numpy
+import os, sys, types, builtins, torch, numpy, pandas
 LEFT = 'globals'
 sys.modules['left_module'] = types.ModuleType('left_module')
 builtins.left_builtin = 1
@@ -115,12 +115,17 @@ found = sorted(
     + [m.__name__ for m in (torch, numpy) if hasattr(m, 'left_attribute')]
     + [k for k in ('LEFT',) if k in os.environ]
     + [f for f in ('.', os.path.expanduser('~'), '/tmp', '/dev/shm') if os.path.exists(os.path.join(f, 'left.txt'))])
+try:
+    import pandas  # imported by the template for the first submission, hidden from this one
+except ModuleNotFoundError:
+    found.append('pandas refused')
 """)
     first, answers = _run(tmp_path, options, [leave], ["left"], True, "first.ipynb")
     assert answers["left"] == "written"
-    second, answers = _run(tmp_path, options, [look], ["found"], True, "second.ipynb")
+    hiding = dataclasses.replace(options, hide_modules=("pandas",))
+    second, answers = _run(tmp_path, hiding, [look], ["found"], True, "second.ipynb")
     assert {r.summary.isolation["kernel_process"] for r in (first, second)} == {forkserver.FORKED}
-    assert answers["found"] == []
+    assert answers["found"] == ["pandas refused"]
 
 
 def test_data_loader_workers_start_in_a_forked_kernel_under_its_limits(tmp_path: Path, options: Options) -> None:

@@ -56,12 +56,13 @@ def test_the_gradebook_keeps_every_extract_and_reuses_them(graded: tuple[Path, P
 def test_another_base_extracts_again_and_keeps_both(graded: tuple[Path, Path], tmp_path: Path) -> None:
     db, _ = graded
     find_similar(db=db, workers=1)
+    before = {c for _, c in _rows(db)}
     extra = tmp_path / "given.py"
     extra.write_text("def helper(x):\n    return x * 2\n", encoding="utf-8")
     find_similar(db=db, workers=1, base_paths=[extra])
     contexts = {c for _, c in _rows(db)}
     # one row per submission: the extract under the newer base replaced the older one
-    assert len(contexts) == 1 and len(_rows(db)) == 20
+    assert len(contexts) == 1 and contexts != before and len(_rows(db)) == 20
 
 
 def test_a_batch_holding_the_gradebook_only_stops_the_saving(graded: tuple[Path, Path]) -> None:
