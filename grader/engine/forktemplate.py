@@ -128,7 +128,7 @@ def _as_after_exec(env: dict[str, str] | None, threads: int, keep: int, hidden: 
             inductor.cache_dir()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for name in list(sys.modules):  # modules the grader hides must be imported to be refused
-        if False and any(name == h or name.startswith(h + ".") for h in hidden):
+        if any(name == h or name.startswith(h + ".") for h in hidden):
             del sys.modules[name]
     import random
     import tempfile

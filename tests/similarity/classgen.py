@@ -125,13 +125,16 @@ print(results)
 }
 PLANTED_ANSWER = {"s01": "broadcast", "s03": "ohm", "s05": "softmax", "s07": "sine", "s09": "activations"}
 OWN_BODIES = {
-    "s15": "    out = []\n    a, b = list(shape_a)[::-1], list(shape_b)[::-1]\n    for i in range(max(len(a), len(b))):\n"
+    "s15": "    out = []\n    a, b = list(shape_a)[::-1], list(shape_b)[::-1]\n"
+           "    for i in range(max(len(a), len(b))):\n"
            "        x = a[i] if i < len(a) else 1\n        y = b[i] if i < len(b) else 1\n"
            "        if x != y and x != 1 and y != 1:\n            raise ValueError('no')\n"
            "        out.append(x if y == 1 else y)\n    return tuple(out[::-1])",
-    "s16": "    import itertools\n    pairs = itertools.zip_longest(reversed(shape_a), reversed(shape_b), fillvalue=1)\n"
+    "s16": "    import itertools\n"
+           "    pairs = itertools.zip_longest(reversed(shape_a), reversed(shape_b), fillvalue=1)\n"
            "    sizes = [p if p == q or q == 1 else q if p == 1 else None for p, q in pairs]\n"
-           "    if None in sizes:\n        raise ValueError('shapes do not broadcast')\n    return tuple(reversed(sizes))",
+           "    if None in sizes:\n        raise ValueError('shapes do not broadcast')\n"
+           "    return tuple(reversed(sizes))",
 }
 
 # -- own code: random torch-like programs --------------------------------------------
@@ -157,7 +160,9 @@ class Program:
     def expr(self, depth: int = 0) -> str:
         r = self.rng.random()
         if depth > 2 or r < 0.2:
-            return self.name() if self.rng.random() < 0.6 else str(self.rng.choice([0, 1, 2, 3, 0.5, 0.1, 10, 100, 1e-3]))
+            if self.rng.random() < 0.6:
+                return self.name()
+            return str(self.rng.choice([0, 1, 2, 3, 0.5, 0.1, 10, 100, 1e-3]))
         if r < 0.45:
             args = ", ".join(self.expr(depth + 1) for _ in range(self.rng.randint(1, 3)))
             return f"{self.rng.choice(CALLS)}({args})"
@@ -183,7 +188,8 @@ class Program:
         if depth < 1 and r < 0.3:
             args = ", ".join(self.rng.sample(WORDS, self.rng.randint(1, 3)))
             body = "\n".join(self.statement(indent + "    ", depth + 1) for _ in range(self.rng.randint(1, 3)))
-            return f"{indent}def {self.name()}_{self.rng.randint(1, 99)}({args}):\n{body}\n{indent}    return {self.expr(1)}"
+            head = f"{indent}def {self.name()}_{self.rng.randint(1, 99)}({args}):"
+            return f"{head}\n{body}\n{indent}    return {self.expr(1)}"
         if r < 0.4:
             return f"{indent}print({', '.join(self.expr(1) for _ in range(self.rng.randint(1, 3)))})"
         if r < 0.48:
@@ -223,7 +229,8 @@ def rename_with(source: str, mapping: dict[str, str]) -> str:
 
 def recomment(source: str, note: str) -> str:
     """Comments dropped and others written, as a student hiding a copy would."""
-    lines = [line.split("  #", 1)[0].rstrip() for line in source.strip().splitlines() if not line.strip().startswith("#")]
+    lines = [line.split("  #", 1)[0].rstrip() for line in source.strip().splitlines()
+             if not line.strip().startswith("#")]
     return f"# {note}\n" + "\n".join(lines)
 
 
@@ -280,8 +287,10 @@ KO_OBJECTS = ["크기가 1인 축을 따라 값을 복사", "모든 연산을 �
               "시드마다 다른 손실 곡선을 생성", "복사본 대신 뷰를 반환", "학습 루프를 클래스 안에 숨기도록",
               "배치 전체의 손실을 평균", "층을 쌓아서 깊은 함수를 구성", "활성값의 절반을 0으로 설정",
               "중간 값을 저장해서 역전파에 재사용"]
-KO_ENDINGS = [("한다.", "합니다."), ("하는 것 같다.", "하는 것 같습니다."), ("한다는 점이 흥미로웠다.", "한다는 점이 흥미로웠습니다."),
-              ("하도록 설계되어 있다.", "하도록 설계되어 있습니다."), ("한다는 것을 실험으로 확인했다.", "한다는 것을 실험으로 확인했습니다."),
+KO_ENDINGS = [("한다.", "합니다."), ("하는 것 같다.", "하는 것 같습니다."),
+              ("한다는 점이 흥미로웠다.", "한다는 점이 흥미로웠습니다."),
+              ("하도록 설계되어 있다.", "하도록 설계되어 있습니다."),
+              ("한다는 것을 실험으로 확인했다.", "한다는 것을 실험으로 확인했습니다."),
               ("할 수 있다.", "할 수 있습니다."), ("한다는 것을 배웠다.", "한다는 것을 배웠습니다."),
               ("해야 한다는 점을 기억하자.", "해야 한다는 점을 기억해야 합니다.")]
 SYNONYMS = {"surprised me": "astonished me", "because": "since", "easy": "simple", "confused me": "puzzled me",
@@ -382,7 +391,8 @@ def student_notebook(student: str, index: int, seed: int, originals: dict[str, l
         cells.append(md(f"## {section} {TITLES[section]}"))
         for source in BOOK[section]:
             note = rng.random() < 0.2
-            cells.append(code(f"# {rng.choice(['check', 'book code', 'run it', '확인'])}\n{source}" if note else source))
+            comment = rng.choice(["check", "book code", "run it", "확인"])
+            cells.append(code(f"# {comment}\n{source}" if note else source))
         if n == 0 and student in STUB_USERS:
             cells += _stub_cells(student)
         if n == 3:

@@ -18,7 +18,8 @@ def _own(extract: Extract) -> list[str]:
 def test_book_fingerprints_magics_and_stub_code_are_not_own(tmp_path: Path) -> None:
     nb = notebook([
         md("## 2.1 Data Manipulation"),
-        code("%matplotlib inline\n!pip install d2l\nimport torch\nx = torch.arange(12, dtype=torch.float32)\nx.numel()"),
+        code("%matplotlib inline\n!pip install d2l\nimport torch\n"
+             "x = torch.arange(12, dtype=torch.float32)\nx.numel()"),
         code("print(x.numel())\nmine = x.reshape(2, 6).sum(axis=0)"),
         code('print(broadcast_shape((2, 3, 1), (2, 1, 3)))   # (2, 3, 3)\nprint(broadcast_shape((3, 1), (4,)))'),
     ], homework="d2l-ch2-5")
@@ -42,15 +43,16 @@ def test_prompts_questions_headings_and_stub_text_are_not_own_prose(tmp_path: Pa
     base = build_base(exercise_ids=["broadcasting"])
     extract = extract_notebooks("bob", [write(nb, tmp_path / "b.ipynb")], base)
     sentences = [s for block in extract.prose for s in block.sentences]
-    assert sentences == ["I checked (2, 3, 1) + (2, 1, 3) and got (2, 3, 3), as the rule says.", "행렬 곱은 mv로 계산했다."]
+    assert sentences == ["I checked (2, 3, 1) + (2, 1, 3) and got (2, 3, 3), as the rule says.",
+                         "행렬 곱은 mv로 계산했다."]
 
 
 def test_a_stub_completed_by_the_student_keeps_only_the_students_code(tmp_path: Path) -> None:
     stub = (REPO / "exercises" / "broadcasting.ipynb").read_text(encoding="utf-8")
     own_body = "    return tuple(max(a, b) for a, b in zip(shape_a, shape_b))"
     path = tmp_path / "c.ipynb"
-    path.write_text(stub.replace('    raise NotImplementedError(\\"your solution here\\")', own_body.replace('"', '\\"'), 1),
-                    encoding="utf-8")
+    placeholder = '    raise NotImplementedError(\\"your solution here\\")'  # as the notebook's JSON spells it
+    path.write_text(stub.replace(placeholder, own_body.replace('"', '\\"'), 1), encoding="utf-8")
     extract = extract_notebooks("carol", [path], build_base(exercise_ids=["broadcasting"]))
     own = _own(extract)
     # the completed function is the student's; the stub's untouched cells are not

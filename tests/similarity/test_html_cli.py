@@ -16,6 +16,7 @@ from grader.cli import main
 from grader.report.similarity_html import write_similarity_html
 
 HOSTILE = '<script>alert("x")</script>'
+NAME = '=cmd|<img src=x onerror="alert(1)">'  # a file name can hold it: the student id comes from it
 ANSWER = ("def fit(volts, amps, steps=200):\n    r = torch.tensor(5.0, requires_grad=True)\n"
           "    for _ in range(steps):\n        loss = ((volts / r - amps) ** 2).mean()\n        loss.backward()\n"
           "        with torch.no_grad():\n            r -= 2.0 * r.grad\n            r.grad.zero_()\n"
@@ -25,12 +26,12 @@ ANSWER = ("def fit(volts, amps, steps=200):\n    r = torch.tensor(5.0, requires_
 @pytest.fixture
 def hostile_class(tmp_path: Path) -> Path:
     folder = tmp_path / "class"
-    for name, body, text in ((f"=cmd|{HOSTILE}", ANSWER, f"My note {HOSTILE} on the fit of the resistance value."),
-                             ("../escape", ANSWER.replace("volts", "u"), f"My note {HOSTILE} on the fit of the resistance value."),
+    note = f"My note {HOSTILE} on the fit of the resistance value."
+    for name, body, text in ((NAME, ANSWER, note), ("bob<i>", ANSWER.replace("volts", "u"), note),
                              ("carol", "x = [i * i for i in range(10)]\nprint(sum(x))", "Squares add up quickly here.")):
         folder.mkdir(exist_ok=True)
         nb = notebook([md("## Answer"), code(body), md(text)])
-        write(nb, folder / "tmp.ipynb").rename(folder / f"{name.replace('/', '_')}.ipynb")
+        write(nb, folder / f"{name}.ipynb")
     return folder
 
 
@@ -43,7 +44,8 @@ def test_pages_escape_student_code_and_names_and_never_say_plagiarism(hostile_cl
     assert [p.name for p in html_files] == ["index.html", "pair-0001.html", "pair-0002.html", "pair-0003.html"]
     for page in html_files:
         text = page.read_text(encoding="utf-8")
-        assert "<script" not in text and "Content-Security-Policy" in text
+        assert "<script" not in text and "<img" not in text and "<i>" not in text
+        assert "Content-Security-Policy" in text
         assert "plagiari" not in text.lower() and "similar" in text
     top = (out / "pair-0001.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;" in top and 'class="m0"' in top  # escaped evidence, highlighted
@@ -61,14 +63,14 @@ def test_csv_quotes_formula_like_ids_and_export_keeps_files_inside(hostile_class
     assert written[0] == "base/base.py" and written[1] == "info.csv"
     assert all(p.startswith("submissions/") and p.count("/") == 2 for p in written[2:])
     info = list(csv.DictReader((export / "info.csv").open(encoding="utf-8")))
-    assert {r["full_name"] for r in info} == {"'=cmd|" + HOSTILE, "_escape", "carol"}
+    assert {r["full_name"] for r in info} == {"'" + NAME, "bob<i>", "carol"}
 
 
 def test_cli_json_lists_pairs_most_similar_first(hostile_class: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["similarity", str(hostile_class), "--json"]) == 0
     pairs = json.loads(capsys.readouterr().out)
     assert [set(p) >= {"a", "b", "code", "prose", "similar"} for p in pairs] == [True] * 3
-    assert {pairs[0]["a"], pairs[0]["b"]} == {f"=cmd|{HOSTILE}", "_escape"}
+    assert {pairs[0]["a"], pairs[0]["b"]} == {NAME, "bob<i>"}
     tops = [max(p["code"], p["prose"]) for p in pairs]
     assert tops == sorted(tops, reverse=True) and tops[0] > 0.9
 
@@ -94,16 +96,10 @@ def test_cli_writes_every_output_and_prints_a_summary(hostile_class: Path, tmp_p
 def test_bad_input_exits_2_with_one_line(argv: list[str], message: str, hostile_class: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     argv = [a.replace("{folder}", str(hostile_class)) for a in argv]
-    with pytest.raises(SystemExit) if not argv else _no_raise():
-        code_ = main(["similarity", *argv])
-        assert code_ == 2
+    try:
+        status = main(["similarity", *argv])
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    assert status == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
-
-
-class _no_raise:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return False

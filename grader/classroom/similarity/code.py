@@ -239,7 +239,8 @@ def _regions(a: CodePrint, b: CodePrint, shared: Iterable[int]) -> list[Region]:
     return regions
 
 
-def code_overlap(a: CodePrint, b: CodePrint, shared: set[int], *, regions: bool = False) -> tuple[float, int, list[Region]]:
+def code_overlap(a: CodePrint, b: CodePrint, shared: set[int], *,
+                 regions: bool = False) -> tuple[float, int, list[Region]]:
     """Score in [0, 1], own tokens matched (of the student with the larger share), and,
     when asked, the matching regions."""
     if not shared:

@@ -98,8 +98,8 @@ class Extract:
         """The inverse of :meth:`to_dict`."""
         return cls(student=data["student"], parts=list(data["parts"]), problem=data.get("problem", ""),
                    bound=list(data.get("bound", [])),
-                   code=[CodeCell(c["part"], c["cell"], c["section"], c["book"], [(int(a), str(b)) for a, b in c["lines"]])
-                         for c in data["code"]],
+                   code=[CodeCell(c["part"], c["cell"], c["section"], c["book"],
+                                  [(int(a), str(b)) for a, b in c["lines"]]) for c in data["code"]],
                    prose=[ProseBlock(p["part"], p["cell"], p["section"], list(p["sentences"])) for p in data["prose"]])
 
     def label(self, part: int, cell: int) -> str:
@@ -124,7 +124,8 @@ def _split(source: str) -> tuple[tuple[int, str], ...]:
     try:
         tree = ast.parse(clean)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return tuple((i + 1, line) for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#"))
+        return tuple((i + 1, line) for i, line in enumerate(lines)
+                     if line.strip() and not line.lstrip().startswith("#"))
     found = []
     for node in tree.body:
         end = node.end_lineno or node.lineno
@@ -270,7 +271,8 @@ def _own_code(cell_source: str, base: Base) -> tuple[bool, list[tuple[int, str]]
     statements = split_statements(cell_source)
     normalised = [normalise_code(s) for _, s in statements]
     joined = "".join(normalised)
-    book = bool(base.fingerprints) and bool(fingerprint_hits(joined, base.specs)) or any(a in joined for a in base.anchors)
+    book = (bool(base.fingerprints) and bool(fingerprint_hits(joined, base.specs))) or \
+        any(a in joined for a in base.anchors)
     kept = []
     for (line, text), norm in zip(statements, normalised):
         if not norm or norm in base.statements:

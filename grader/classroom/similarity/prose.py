@@ -10,8 +10,8 @@ A pair's prose score is the larger of the two students' *matched shares*: each o
 sentence is paired with its most similar sentence of the other student; when their cosine
 reaches SENTENCE_MATCH it counts with its length times (cosine - WEIGHT_ZERO) /
 (1 - WEIGHT_ZERO). A verbatim copy scores 1, a reworded copy 0.45-0.8, two students
-writing on the same topic in their own words, who share a phrase here and there, below 0.2. All sentence pairs of the class are compared, in
-blocks of rows, so no pair is skipped.
+writing on the same topic in their own words, who share a phrase here and there, below 0.2.
+All sentence pairs of the class are compared, in blocks of rows, so no pair is skipped.
 
 The limit, honestly: the same reflection translated into another language shares almost
 no character n-grams with the original; only numbers, code names and English technical
