@@ -438,8 +438,9 @@ def _cmd_similarity(argv: Sequence[str]) -> int:
     report = similarity.find_similar(
         folder=Path(args.folder) if args.folder else None, db=Path(args.db) if args.db else None,
         homework_id=args.homework, exercise_ids=args.exercise, base_paths=[Path(b) for b in args.base],
-        workers=args.workers, code_threshold=args.code_threshold or similarity.CODE_THRESHOLD,
-        prose_threshold=args.prose_threshold or similarity.PROSE_THRESHOLD)
+        workers=args.workers,
+        code_threshold=similarity.CODE_THRESHOLD if args.code_threshold is None else args.code_threshold,
+        prose_threshold=similarity.PROSE_THRESHOLD if args.prose_threshold is None else args.prose_threshold)
     out = sys.stderr if args.json else sys.stdout
     if args.json:
         json.dump(pairs_json(report), sys.stdout, indent=2, ensure_ascii=False)

@@ -68,7 +68,7 @@ class Options:
     threads: int = option(0, help="Torch/BLAS threads in the kernel; 0 means all cores divided by the workers "
                                   "(at least 1).")
     isolation: str = option("auto", help="'auto' uses Linux namespaces when it can, 'strict' refuses to grade without them, 'off' runs a plain kernel.")
-    fork_kernels: bool = option(False, help="Fork each kernel from a template process that imported torch, numpy, pandas, matplotlib, d2l and ipykernel once, instead of starting a fresh Python; a fork that fails starts a fresh kernel and the report says so.")
+    fork_kernels: bool = option(True, help="Fork each kernel from a template process that imported torch, numpy, pandas, matplotlib, d2l and ipykernel once, instead of starting a fresh Python; a fork that fails starts a fresh kernel and the report says so.")
     figures: bool = option(False, help="Keep PNG images of the student's figures (HTML reports turn this on).")
     secret: str = option("", env="GRADER_SECRET", flag=False, help="Instructor secret; hidden inputs and seeds derive from it. Empty means the public seed.")
     show_hidden: bool = option(False, help="Show hidden tests' inputs and expected values in reports. Off by default "

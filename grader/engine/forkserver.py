@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import atexit
 import json
 import os
 import select
@@ -121,13 +122,14 @@ class ForkedProcess:
 class ForkServer:
     """One template process and the control socket to it (thread-safe, one fork at a time)."""
 
-    def __init__(self, python: str = sys.executable) -> None:
+    def __init__(self, python: str = sys.executable, jail: str = JAIL) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._lock = threading.Lock()
+        self.owner = os.getpid()
         self.started = time.monotonic()
         try:
             self.process = subprocess.Popen(
-                [python, "-s", TEMPLATE, str(theirs.fileno()), JAIL], env=template_env(), pass_fds=[theirs.fileno()],
+                [python, "-s", TEMPLATE, str(theirs.fileno()), jail], env=template_env(), pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 cwd=tempfile.gettempdir(), start_new_session=True)
         finally:
@@ -148,7 +150,7 @@ class ForkServer:
                     data = b""
                     self.problem = f"the kernel template did not start ({exc})"
                 if data:
-                    self.hello = json.loads(data)
+                    self.hello = _message(data)
                     if self.hello.get("threads") != 1:
                         self.problem = f"the kernel template has {self.hello.get('threads')} threads"
                 elif not self.problem:
@@ -183,7 +185,7 @@ class ForkServer:
             except OSError as exc:
                 self.problem = f"the kernel template stopped answering ({exc})"
                 raise ForkError(self.problem) from None
-        reply = json.loads(data or b'{"error": "the kernel template exited"}')
+        reply = _message(data or b'{"error": "the kernel template exited"}')
         if "error" in reply or len(fds) != 2:
             for fd in fds:
                 os.close(fd)
@@ -192,11 +194,14 @@ class ForkServer:
         status = _read_status(fds[1], timeout)
         if status != "ok":
             process.kill()
-            raise ForkError(status or "the forked kernel exited while entering its sandbox")
+            raise ForkError("the forked kernel could not enter its sandbox: "
+                            + (status.removeprefix("error ") or "it exited"))
         return process
 
     def close(self) -> None:
         """Stop the template (kernels it forked die with it)."""
+        if os.getpid() != self.owner:
+            return  # a forked copy of the grader: the template is its parent's
         try:
             self.sock.close()
         finally:
@@ -205,6 +210,16 @@ class ForkServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def _message(data: bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(data)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        raise ForkError(f"the kernel template sent {data[:80]!r}")
+    return message
 
 
 def _read_status(fd: int, timeout: float) -> str:
@@ -234,6 +249,7 @@ def fork_server() -> ForkServer:
         server = _servers.get(os.getpid())
         if server is None:  # a template that died is not restarted: its kernels start fresh
             server = _servers[os.getpid()] = ForkServer()
+            atexit.register(server.close)
         return server
 
 
@@ -250,6 +266,7 @@ class ForkedKernelManager(SandboxKernelManager):
             process = await asyncio.to_thread(self._fork, kernel_cmd)
         except ForkError as exc:
             self.start_note = {"kernel_process": FRESH, "fork_failed": str(exc)}
+            self._clear_failed_start()
             await super()._async_launch_kernel(kernel_cmd, **kw)
             return
         provisioner = self.provisioner
@@ -278,6 +295,14 @@ class ForkedKernelManager(SandboxKernelManager):
         except ForkError as exc:
             tail = self.log_tail(300).strip().splitlines()
             raise ForkError(f"{exc}{' (' + tail[-1] + ')' if tail else ''}") from None
+
+    def _clear_failed_start(self) -> None:
+        """Remove what a child that failed in the jail may have left in the run folder (the
+        published ipc link, the jail's report), so the fresh kernel's jail starts clean."""
+        for name in ("ipc", "jail.json"):
+            path = self.sandbox.root / name
+            if path.is_symlink() or path.is_file():
+                path.unlink()
 
     def startup_timeout(self) -> float:
         return float(self.sandbox.options.startup_timeout)

@@ -43,7 +43,7 @@ from typing import Any, Callable
 BASE = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "IPython.core.history",
         "IPython.core.completer", "sqlite3", "pdb", "pydoc", "mimetypes", "faulthandler", "multiprocessing",
         "threadpoolctl")
-PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+PR_SET_DUMPABLE, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 4, 47, 4
 CAPS_V3 = 0x20080522
 MESSAGE_MAX = 1 << 20
 _SET_BY_IMPORTS: dict[str, str] = {}  # environment variables the template's imports set
@@ -109,13 +109,16 @@ def _close_on_exec(keep: int) -> None:
             pass  # the descriptor of the listing itself, closed by now
 
 
-def _as_after_exec(env: dict[str, str] | None, threads: int, keep: int, hidden: list[str]) -> None:
-    """What ``exec`` of the kernel command would have done, and the per-kernel state a
-    fresh interpreter would have: no capabilities, only inheritable descriptors (and
-    ``keep``), the jail's environment, fresh seeds, the kernel's thread counts."""
+def _as_after_exec(env: dict[str, str] | None, keep: int) -> None:
+    """What ``exec`` of the kernel command would have done: no capabilities, a dumpable
+    process, only inheritable descriptors (and ``keep``), the jail's environment, default
+    signal dispositions."""
     # An exec recomputes capabilities from the (emptied) bounding set: none are left.
     _check(_libc.capset(ctypes.byref(_CapHeader(CAPS_V3, 0)), (_CapData * 2)()), "capset")
     _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    # The jail's uid change made the process non-dumpable; an exec of the kernel (not
+    # set-user-ID) makes it dumpable again, so its /proc files belong to the student.
+    _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
     _close_on_exec(keep)
     if env is not None:
         os.environ.clear()
@@ -127,6 +130,11 @@ def _as_after_exec(env: dict[str, str] | None, threads: int, keep: int, hidden: 
             del os.environ["TORCHINDUCTOR_CACHE_DIR"]
             inductor.cache_dir()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+
+def _as_fresh_interpreter(threads: int, hidden: list[str]) -> None:
+    """The per-kernel state a fresh interpreter would have: modules the grader hides not
+    loaded, fresh seeds, the kernel's thread counts, the ``fork`` start method."""
     for name in list(sys.modules):  # modules the grader hides must be imported to be refused
         if any(name == h or name.startswith(h + ".") for h in hidden):
             del sys.modules[name]
@@ -180,7 +188,8 @@ def child(request: dict, status_fd: int, jail: Any, template: int) -> None:
 
     def become(argv: list[str], env: dict[str, str] | None) -> None:
         if argv == cmd:
-            _as_after_exec(env, max(1, int(request["threads"])), status_fd, request.get("hide_modules", []))
+            _as_after_exec(env, status_fd)
+            _as_fresh_interpreter(max(1, int(request["threads"])), request.get("hide_modules", []))
             os.write(status_fd, b"ok\n")
             os.close(status_fd)
             _start_kernel(cmd)

@@ -55,11 +55,12 @@ def _explain(report: SimilarityReport) -> str:
         "with variable names, comments, formatting and cell order ignored) and <b>prose</b> (their own "
         "discussions and written answers). Before comparing, the book's code, the released stubs and "
         f"exercise prompts, and whatever at least {report.shared_threshold} students share were removed "
-        f"({removed.get('code_common', 0)} common code fingerprints, {removed.get('code_book', 0)} of book "
-        f"cells, {removed.get('code_static', 0)} of stubs and given code, {removed.get('prose_common', 0)} "
-        "common sentences). A high score says the two are <b>similar</b> and worth reading side by side; it "
-        "is not a finding. Students may have worked together as allowed, used the same tutorial, or "
-        "written the obvious code. Open a pair to see the evidence and judge for yourself.</p>")
+        f"({removed.get('code_statements', 0)} shared or book statements, {removed.get('code_common', 0)} "
+        f"common code k-grams, {removed.get('code_book', 0)} of book cells, {removed.get('code_static', 0)} of "
+        f"stubs and given code, {removed.get('prose_common', 0)} common sentences). A high score says the "
+        "two are <b>similar</b> and worth reading side by side; it is not a finding. Students may have "
+        "worked together as allowed, used the same tutorial, or written the obvious code. Open a pair to "
+        "see the evidence and judge for yourself.</p>")
 
 
 def _pair_row(rank: int, pair: Pair, link: bool) -> str:

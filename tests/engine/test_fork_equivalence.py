@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -157,4 +158,26 @@ def test_a_failed_fork_starts_a_fresh_kernel_and_says_why(monkeypatch: pytest.Mo
     isolation = result.executions[0].isolation
     assert isolation["kernel_process"] == forkserver.FRESH
     assert isolation["fork_failed"].startswith("the kernel template has 3 threads")
+    assert result.score == result.max_score
+
+
+def test_a_fork_that_fails_inside_the_jail_falls_back_cleanly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                             options: Options) -> None:
+    # A jail that publishes the ipc link, as the real one does first, then fails.
+    broken = tmp_path / "jail.py"
+    broken.write_text("import json, os\n"
+                      "def main(argv):\n"
+                      "    spec = json.loads(argv[1])\n"
+                      "    os.symlink('/nonexistent', spec['ipc_dir'])\n"
+                      "    raise OSError(1, 'mount /: Operation not permitted')\n")
+    server = forkserver.ForkServer(jail=str(broken))
+    monkeypatch.setattr(forkserver, "_servers", {os.getpid(): server})
+    try:
+        result = grade(SOLUTIONS / "frobenius.ipynb", options=dataclasses.replace(options, fork_kernels=True))
+    finally:
+        server.close()
+    isolation = result.executions[0].isolation
+    assert isolation["kernel_process"] == forkserver.FRESH
+    assert isolation["fork_failed"].startswith(
+        "the forked kernel could not enter its sandbox: PermissionError: [Errno 1] mount /: Operation not permitted")
     assert result.score == result.max_score

@@ -118,3 +118,10 @@ def test_code_shared_by_book_cells_of_two_students_is_book_code() -> None:
     assert report.pairs[0].code == 0.0
     report = compare_class([_extract("a", book, book=False), _extract("b", book, book=False)], Base())
     assert report.pairs[0].code > 0.5
+
+
+def test_three_students_sharing_an_answer_are_one_group() -> None:
+    students = [_extract("a", ANSWER), _extract("b", DISGUISED), _extract("c", ANSWER.replace("amps", "cur")),
+                _extract("d", OTHER)]
+    report = compare_class(students, Base())
+    assert [(c.kind, c.students, c.pairs) for c in report.clusters] == [("code", ["a", "b", "c"], 3)]

@@ -71,3 +71,12 @@ def test_extracts_round_trip_through_plain_data(tmp_path: Path) -> None:
     extract = extract_notebooks("erin", [write(nb, tmp_path / "e.ipynb")], build_base())
     again = Extract.from_dict(extract.to_dict())
     assert again == extract and again.code[0].lines == [(1, "w = 3"), (2, "print(w * 2)")]
+
+
+def test_pathological_cells_are_left_out_and_the_rest_still_counts(tmp_path: Path) -> None:
+    deep = "x = " + "(" * 5000 + "1" + ")" * 5000
+    nb = notebook([code(deep), code("y = 'a\x00b'\nprint(y)"), code("weights = [w * 2 for w in range(9)]")])
+    extract = extract_notebooks("frank", [write(nb, tmp_path / "f.ipynb")], build_base())
+    own = _own(extract)
+    assert "weights = [w * 2 for w in range(9)]" in own
+    assert "print(y)" in " ".join(own)

@@ -27,8 +27,8 @@ ANSWER = ("def fit(volts, amps, steps=200):\n    r = torch.tensor(5.0, requires_
 def hostile_class(tmp_path: Path) -> Path:
     folder = tmp_path / "class"
     note = f"My note {HOSTILE} on the fit of the resistance value."
-    for name, body, text in ((NAME, ANSWER, note), ("bob<i>", ANSWER.replace("volts", "u"), note),
-                             ("carol", "x = [i * i for i in range(10)]\nprint(sum(x))", "Squares add up quickly here.")):
+    other = ("carol", "x = [i * i for i in range(10)]\nprint(sum(x))", "Squares add up quickly here.")
+    for name, body, text in ((NAME, ANSWER, note), ("bob<i>", ANSWER.replace("volts", "u"), note), other):
         folder.mkdir(exist_ok=True)
         nb = notebook([md("## Answer"), code(body), md(text)])
         write(nb, folder / f"{name}.ipynb")
@@ -90,6 +90,7 @@ def test_cli_writes_every_output_and_prints_a_summary(hostile_class: Path, tmp_p
     (["/no/such/folder"], "not a folder of submissions"),
     (["--db", "/no/such.sqlite"], "no such gradebook"),
     (["{folder}", "--code-threshold", "1.5"], "--code-threshold must be in (0, 1]"),
+    (["{folder}", "--prose-threshold", "0"], "--prose-threshold must be in (0, 1]"),
     (["{folder}", "--homework", "d2l-ch2-5", "--exercise", "broadcasting"], "not both"),
     (["{folder}", "--exercise", "nope"], "nope"),
 ])

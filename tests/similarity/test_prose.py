@@ -6,17 +6,17 @@ from __future__ import annotations
 from grader.classroom.similarity.compare import compare_class
 from grader.classroom.similarity.extract import Base, Extract, ProseBlock
 
-KO_ORIGINAL = ("브로드캐스팅은 크기가 1인 축을 따라 값을 복사한다. " 
-               "자동 미분은 모든 연산을 기록해서 역전파에 사용한다. " 
-               "소프트맥스 회귀는 점수를 합이 1인 확률로 변환한다는 점이 흥미로웠다. " 
+KO_ORIGINAL = ("브로드캐스팅은 크기가 1인 축을 따라 값을 복사한다. "
+               "자동 미분은 모든 연산을 기록해서 역전파에 사용한다. "
+               "소프트맥스 회귀는 점수를 합이 1인 확률로 변환한다는 점이 흥미로웠다. "
                "학습률이 너무 크면 손실이 발산한다는 것을 실험으로 확인했다.")
-KO_COPY = ("학습률이 너무 크면 손실이 발산한다는 것을 실험으로 검증했습니다. " 
-           "브로드캐스팅은 크기가 1인 축을 따라 원소를 복사합니다. " 
-           "소프트맥스 회귀는 점수를 합이 1인 확률로 바꾼다는 점이 재미있었습니다. " 
+KO_COPY = ("학습률이 너무 크면 손실이 발산한다는 것을 실험으로 검증했습니다. "
+           "브로드캐스팅은 크기가 1인 축을 따라 원소를 복사합니다. "
+           "소프트맥스 회귀는 점수를 합이 1인 확률로 바꾼다는 점이 재미있었습니다. "
            "자동 미분은 모든 연산을 기록해서 역전파에 사용합니다.")
-KO_OWN = ("텐서의 모양이 다르면 작은 쪽이 자동으로 늘어나서 더해진다. " 
-          "미분 값은 backward를 부르면 grad에 쌓이므로 매번 0으로 지워야 한다. " 
-          "확률 출력은 지수 함수를 쓰기 때문에 큰 값에서 넘칠 수 있어 최댓값을 뺀다. " 
+KO_OWN = ("텐서의 모양이 다르면 작은 쪽이 자동으로 늘어나서 더해진다. "
+          "미분 값은 backward를 부르면 grad에 쌓이므로 매번 0으로 지워야 한다. "
+          "확률 출력은 지수 함수를 쓰기 때문에 큰 값에서 넘칠 수 있어 최댓값을 뺀다. "
           "학습률을 0.03에서 1로 올렸더니 손실 그래프가 위로 튀었다.")
 EN_ORIGINAL = ("Broadcasting surprised me because it copies values along axes of size one. The detach call breaks "
                "the graph, so no gradient flows back through u. I was confused by the in-place addition until I "

@@ -141,7 +141,7 @@ def _raw_tokens(text: str) -> tuple[tuple[str, bool, int], ...]:
     try:
         return tuple((k[0], k[1], t.start[0] - 1) for t in tokenize.generate_tokens(io.StringIO(text).readline)
                      if (k := _kind(t)) is not None)
-    except (tokenize.TokenError, SyntaxError, IndentationError):
+    except (tokenize.TokenError, SyntaxError, ValueError):
         return _fallback(text)
 
 

@@ -22,8 +22,7 @@ from itertools import combinations
 from typing import Sequence
 
 from grader.classroom.similarity.code import CodePrint, Region, base_hashes, code_overlap, fingerprint
-from grader.classroom.similarity.extract import Base, Extract, normalise_sentence
-from grader.homework.sections import normalise_code
+from grader.classroom.similarity.extract import Base, Extract, normalise_sentence, statement_key
 from grader.classroom.similarity.prose import ProseDoc, SentenceMatch, fit_prose, prose_docs, prose_overlap
 
 __all__ = ["CODE_THRESHOLD", "PROSE_THRESHOLD", "Pair", "Cluster", "SimilarityReport", "shared_threshold",
@@ -116,13 +115,13 @@ def _without_common_statements(extracts: Sequence[Extract], limit: int) -> tuple
     seen: Counter[str] = Counter()
     in_book: Counter[str] = Counter()
     for e in extracts:
-        seen.update({normalise_code(text) for cell in e.code for _, text in cell.lines})
-        in_book.update({normalise_code(text) for cell in e.code if cell.book for _, text in cell.lines})
+        seen.update({statement_key(text) for cell in e.code for _, text in cell.lines})
+        in_book.update({statement_key(text) for cell in e.code if cell.book for _, text in cell.lines})
     common = {k for k, c in seen.items() if c >= limit} | {k for k, c in in_book.items() if c >= 2}
     out = []
     for e in extracts:
         cells = [replace(cell, lines=kept) for cell in e.code
-                 if (kept := [(n, t) for n, t in cell.lines if normalise_code(t) not in common])]
+                 if (kept := [(n, t) for n, t in cell.lines if statement_key(t) not in common])]
         out.append(replace(e, code=cells))
     return out, len(common)
 

@@ -33,7 +33,8 @@ from grader.notebook.load import Notebook, read_notebook, units_in_metadata
 from grader.notebook.static import CellCode
 
 __all__ = ["EXTRACT_VERSION", "Base", "CodeCell", "ProseBlock", "Extract", "build_base", "extract_notebooks",
-           "split_statements", "split_sentences", "normalise_sentence", "strip_magics", "homework_of", "bound_names"]
+           "split_statements", "split_sentences", "normalise_sentence", "strip_magics", "homework_of", "bound_names",
+           "statement_key"]
 
 EXTRACT_VERSION = 1
 MAGIC = re.compile(r"^\s*[%!]|\?\s*$")
@@ -158,6 +159,15 @@ def bound_names(source: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def statement_key(text: str) -> str:
+    """A statement as the book's fingerprints are compared (``normalise_code``); code too deep
+    to parse falls back to its text without spaces, never an error."""
+    try:
+        return normalise_code(text)
+    except (RecursionError, MemoryError, ValueError, SyntaxError):
+        return re.sub(r"\s+", "", text)
+
+
 def normalise_sentence(text: str) -> str:
     """Lower case, compatibility forms (full-width), punctuation and spacing dropped."""
     text = unicodedata.normalize("NFKC", text).lower()
@@ -269,7 +279,7 @@ def _sections(nb: Notebook, base: Base, part: int) -> dict[int, str | None]:
 
 def _own_code(cell_source: str, base: Base) -> tuple[bool, list[tuple[int, str]]]:
     statements = split_statements(cell_source)
-    normalised = [normalise_code(s) for _, s in statements]
+    normalised = [statement_key(s) for _, s in statements]
     joined = "".join(normalised)
     book = (bool(base.fingerprints) and bool(fingerprint_hits(joined, base.specs))) or \
         any(a in joined for a in base.anchors)
@@ -306,18 +316,24 @@ def extract_notebooks(student: str, paths: Sequence[Path], base: Base) -> Extrac
         except NotebookError as exc:
             problems.append(str(exc))
             continue
-        sections = _sections(nb, base, part)
+        try:
+            sections = _sections(nb, base, part)
+        except (RecursionError, MemoryError) as exc:  # a pathological cell: no sections, still compared
+            sections, problems = {}, problems + [f"{path.name}: sections not placed ({type(exc).__name__})"]
         bound: set[str] = set(extract.bound)
         for cell in nb.cells:
-            if cell.is_code:
-                bound |= bound_names(cell.source)
-                book, kept = _own_code(cell.source, base)
-                if kept:
-                    extract.code.append(CodeCell(part, cell.index, sections.get(cell.index), book, kept))
-            elif cell.kind in ("markdown", "raw"):
-                sentences = _own_sentences(cell.source, base)
-                if sentences:
-                    extract.prose.append(ProseBlock(part, cell.index, sections.get(cell.index), sentences))
+            try:
+                if cell.is_code:
+                    bound |= bound_names(cell.source)
+                    book, kept = _own_code(cell.source, base)
+                    if kept:
+                        extract.code.append(CodeCell(part, cell.index, sections.get(cell.index), book, kept))
+                elif cell.kind in ("markdown", "raw"):
+                    sentences = _own_sentences(cell.source, base)
+                    if sentences:
+                        extract.prose.append(ProseBlock(part, cell.index, sections.get(cell.index), sentences))
+            except (RecursionError, MemoryError) as exc:
+                problems.append(f"{path.name} cell {cell.index + 1}: left out ({type(exc).__name__})")
         extract.bound = sorted(bound)
     extract.problem = "; ".join(problems)
     return extract
