@@ -24,8 +24,8 @@ from typing import Any, Callable
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request
 
 from grader.classroom.gradebook import StoredSubmission, open_gradebook
-from grader.classroom.review_store import (HandItem, ReviewStore, Reviews, class_items, final_scores, items_for,
-                                           round_points, show_points)
+from grader.classroom.review_store import HandItem, ReviewStore, Reviews, class_items, final_scores, items_for
+from grader.rounding import round_points, show_points
 from grader.errors import InputError
 
 __all__ = ["make_app", "serve", "ReviewPages"]

@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
-from decimal import ROUND_HALF_UP, Decimal
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -35,11 +34,10 @@ from typing import Any, Iterable, Sequence
 from grader.classroom.gradebook import now_iso, open_gradebook
 from grader.errors import InputError
 from grader.results import SubmissionResult, TestResult
+from grader.rounding import round_points
 
 __all__ = ["HandItem", "HandMark", "Override", "Reviews", "ReviewStore", "hand_items", "load_reviews",
-           "final_scores", "apply_reviews", "class_items", "items_for", "UnitFinal", "DEFAULT_HAND_POINTS",
-           "round_points", "round_percent", "show_points",
-           "percent"]
+           "final_scores", "apply_reviews", "class_items", "items_for", "UnitFinal", "DEFAULT_HAND_POINTS"]
 
 DEFAULT_HAND_POINTS = 1.0
 SCHEMA = """
@@ -58,40 +56,6 @@ CREATE TABLE IF NOT EXISTS review_log (
     student_id TEXT NOT NULL, unit_id TEXT NOT NULL, target TEXT NOT NULL, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS review_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-
-
-# One rounding rule for every place that shows points (terminal summaries, review page,
-# CSV, HTML): points to 2 decimals, percentages to 1, halves rounded away from zero on
-# the decimal value as written (so 0.125 -> 0.13, not the binary float's 0.12). The
-# gradebook and JSON keep full precision.
-POINT_DECIMALS = 2
-PERCENT_DECIMALS = 1
-
-
-def _round(value: float, decimals: int) -> float:
-    quantum = Decimal(1).scaleb(-decimals)
-    return float(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP))
-
-
-def round_points(value: float) -> float:
-    """Points as shown and exported: 2 decimals, halves away from zero."""
-    return _round(value, POINT_DECIMALS)
-
-
-def percent(score: float, max_score: float) -> float | None:
-    """``score`` as a percentage of ``max_score`` (None when there is nothing to score)."""
-    return 100.0 * score / max_score if max_score else None
-
-
-def round_percent(value: float | None) -> float | None:
-    """Percentages as shown and exported: 1 decimal, halves away from zero."""
-    return None if value is None else _round(value, PERCENT_DECIMALS)
-
-
-def show_points(score: float, max_score: float) -> str:
-    """``13.69 / 17 (80.5%)``: the one way points are written for people."""
-    pct = round_percent(percent(score, max_score))
-    return f"{round_points(score):g} / {round_points(max_score):g}" + ("" if pct is None else f" ({pct:g}%)")
 
 
 @dataclass(frozen=True)

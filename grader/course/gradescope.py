@@ -33,6 +33,7 @@ from grader.classroom.graded import Graded, grade_submission
 from grader.config import CHECKOUT_DIR, PACKAGE_DIR, Options
 from grader.errors import InputError
 from grader.pipeline import grader_version
+from grader.rounding import show_points
 from grader.registry import get_exercise, get_homework
 from grader.results import SubmissionResult, TestResult, UnitResult
 
@@ -295,9 +296,8 @@ def grade_upload(root: Path, config: BundleConfig, options: Options) -> Submissi
 
 
 def _summary(result: SubmissionResult) -> str:
-    percent = f" ({100 * result.score / result.max_score:.0f}%)" if result.max_score else ""
-    lines = [f"Total: {result.score:.2f} / {result.max_score:.2f}{percent}"]
-    lines += [f"{u.title}: {u.score:.2f} / {u.max_score:.2f}" for u in result.units]
+    lines = [f"Total: {show_points(result.score, result.max_score)}"]
+    lines += [f"{u.title}: {show_points(u.score, u.max_score)}" for u in result.units]
     return "\n".join(lines)
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from grader.classroom.gradebook import Gradebook, StoredSubmission
-from grader.classroom.review_store import (apply_reviews, class_items, load_reviews, percent, round_percent,
-                                           round_points)
+from grader.classroom.review_store import apply_reviews, class_items, load_reviews
+from grader.rounding import percent, round_percent, round_points
 from grader.report.escape import csv_frame, file_name
 from grader.report.gradescope import to_gradescope
 from grader.report.junit import to_junit

@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from grader.classroom.review_store import round_points, show_points
+from grader.rounding import round_points, show_points
+from grader.homework.result import HomeworkResult
 from grader.results import ExecutionSummary, SubmissionResult, TestResult, UnitResult
 from grader.report.plots import curves_png, figure_png
 
@@ -181,41 +182,40 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _homework(unit: UnitResult) -> str:
-    """A homework's sections, models, discussions and stored-output findings (see homework_report)."""
-    from grader.report.terminal import cell_ranges, ran_and_checks
+    """A homework's sections, models, discussions and stored-output findings (``HomeworkResult``)."""
+    from grader.report.terminal import cell_ranges, ran_and_checks, stored_findings
 
-    extra = unit.extra
+    homework = HomeworkResult.from_dict(unit.extra)
     points = {t.name: t for t in unit.tests}
     rows = []
-    for s in extra["sections"]:
+    for s in homework.sections:
         ran_text, cp_text = ran_and_checks(s)
-        test = points.get(f"{s['id']} {s['title']}")
-        rows.append([_e(f"{s['id']} {s['title']}"), _e(s["how"]) if s["present"] else '<span class="note">missing</span>',
-                     _e(cell_ranges(s["cell_refs"], extra["notebooks"]) or "-"), ran_text, cp_text,
-                     f"{s['discussion']['chars']} chars", _e(", ".join(s["exercises"]) or "-"),
+        test = points.get(f"{s.id} {s.title}")
+        rows.append([_e(f"{s.id} {s.title}"), _e(s.how) if s.present else '<span class="note">missing</span>',
+                     _e(cell_ranges(s.cell_refs, homework.notebooks) or "-"), ran_text, cp_text,
+                     f"{_e(s.discussion.get('chars', 0))} chars", _e(", ".join(s.exercises) or "-"),
                      f"{_points(test.score)}/{_points(test.max_score)}" if test else ""])
     parts = ["<h3>Sections</h3>", _table(["section", "found by", "cells", "ran", "checkpoints", "own text", "exercises",
                                           "points"], rows)]
-    models = extra["models"]
-    if models:
-        rows = [[_e(m["cls"]), _e(m.get("cell_label") or "-"), _e(m["section"] or "-"), "yes" if m["trained"] else "no",
-                 f"{m['accuracy']:.4f}" if m["accuracy"] is not None else "-",
-                 _e(m["evidence"] if m["fmnist"] else "own data"),
-                 _e(", ".join(f"{v:g}" for v in m["printed"]) or "-") + (" (disagrees)" if m["disagrees"] else "")]
-                for m in models]
+    if homework.models:
+        rows = [[_e(m.cls), _e(m.cell_label or "-"), _e(m.section or "-"), "yes" if m.trained else "no",
+                 f"{m.accuracy:.4f}" if m.accuracy is not None else "-",
+                 _e(m.evidence if m.fmnist else "own data"),
+                 _e(", ".join(f"{v:g}" for v in m.printed) or "-") + (" (disagrees)" if m.disagrees else "")]
+                for m in homework.models]
         parts += ["<h3>Models (accuracy on the 10,000 test images, computed by the grader)</h3>",
                   _table(["model", "cell", "section", "trained", "accuracy", "evidence", "printed"], rows)]
-    shown = [s for s in extra["sections"] if s["discussion"]["chars"]]
+    shown = [s for s in homework.sections if s.discussion.get("chars")]
     if shown:
         parts.append("<h3>Your discussions (read by the teaching staff, not scored for quality)</h3>")
-        parts += [f"<p>{_e(s['id'])}:</p><pre>{_e(s['discussion']['text'])}</pre>" for s in shown]
-    findings = [f for s in extra["sections"] for f in s["stored_outputs"]] + extra["stored_outputs_elsewhere"]
+        parts += [f"<p>{_e(s.id)}:</p><pre>{_e(s.discussion.get('text', ''))}</pre>" for s in shown]
+    findings = stored_findings(homework)
     if findings:
         parts.append("<h3>Stored outputs (not scored)</h3><ul>")
         for f in findings:
-            shown_text = (f"<pre>stored: {_e(f['stored'])}\nnow:    {_e(f['fresh'])}</pre>"
+            shown_text = (f"<pre>stored: {_e(f['stored'])}\nnow:    {_e(f.get('fresh', ''))}</pre>"
                           if f.get("stored") else "")
-            parts.append(f"<li>{_e(f['cell'])}: {_e(f['message'])}{shown_text}</li>")
+            parts.append(f"<li>{_e(f.get('cell', ''))}: {_e(f.get('message', ''))}{shown_text}</li>")
         parts.append("</ul>")
     return "".join(parts)
 

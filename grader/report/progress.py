@@ -22,7 +22,7 @@ from rich.table import Table
 
 from grader.classroom.batch import BatchSummary
 from grader.classroom.gradebook import Record, open_gradebook
-from grader.classroom.review_store import round_percent, round_points
+from grader.rounding import round_percent, round_points
 from grader.classroom.submissions import Submission
 from grader.report.escape import terminal_text
 

@@ -6,14 +6,16 @@ Uses rich; colours follow ``NO_COLOR`` and are off when the output is not a term
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from grader.homework.result import HomeworkResult, SectionResult
 from grader.report.escape import clean_strings
+from grader.rounding import round_points, show_points
 from grader.results import ExecutionSummary, SubmissionResult, TestResult, UnitResult, from_dict, to_dict
 
 __all__ = ["render", "print_report", "render_homework", "cell_ranges", "ran_and_checks"]
@@ -23,7 +25,7 @@ FOUND = {"heading and code": "heading+code", "code (no heading)": "code"}
 
 
 def _points(value: float) -> str:
-    return f"{round(value, 2):g}"
+    return f"{round_points(value):g}"
 
 
 def _test_line(console: Console, test: TestResult) -> None:
@@ -92,83 +94,88 @@ def cell_ranges(refs: list[list[int]], notebooks: list[str]) -> str:
     return "; ".join(out)
 
 
-def ran_and_checks(section: dict) -> tuple[str, str]:
+def ran_and_checks(section: SectionResult) -> tuple[str, str]:
     """A section's ``ran`` (cells run, or raised on purpose, of its code cells) and
     ``checks`` (checkpoints met) columns; ``-`` where they do not apply."""
-    ran, cps = section["ran"], section["checkpoints"]
-    if not (section["present"] and section["has_code"]):
+    ran, cps = section.ran, section.checkpoints
+    if not (section.present and section.has_code):
         return "-", "-"
-    ran_text = f"{ran['ok'] + len(ran['expected_errors'])}/{ran['code_cells']}"
-    ran_text += f" ({len(ran['failed'])} failed)" if ran["failed"] else ""
-    return ran_text, f"{sum(c['status'] == 'passed' for c in cps)}/{len(cps)}" if cps else "-"
+    ran_text = f"{ran.ok + len(ran.expected_errors)}/{ran.code_cells}"
+    ran_text += f" ({len(ran.failed)} failed)" if ran.failed else ""
+    return ran_text, f"{sum(c.get('status') == 'passed' for c in cps)}/{len(cps)}" if cps else "-"
 
 
-def _sections_table(console: Console, unit: UnitResult) -> None:
-    extra = unit.extra
+def stored_findings(homework: HomeworkResult) -> list[dict[str, Any]]:
+    """Every stored-output finding of a homework, section by section, then the rest."""
+    return [f for s in homework.sections for f in s.stored_outputs] + homework.stored_outputs_elsewhere
+
+
+def _sections_table(console: Console, unit: UnitResult, homework: HomeworkResult) -> None:
     points = {t.name: t for t in unit.tests}
     table = Table(box=None, header_style="bold", pad_edge=False)
     for name in ("sec", "found by", "cells", "ran", "checks", "own text", "exercises", "models", "points"):
         table.add_column(name, no_wrap=name != "cells")
-    for s in extra["sections"]:
-        test = points.get(f"{s['id']} {s['title']}")
+    for s in homework.sections:
+        test = points.get(f"{s.id} {s.title}")
         ran_text, cp_text = ran_and_checks(s)
-        table.add_row(s["id"], FOUND.get(s["how"], s["how"]) if s["present"] else "[red]missing[/]",
-                      escape(cell_ranges(s["cell_refs"], extra["notebooks"])) or "-", ran_text, cp_text,
-                      f"{s['discussion']['chars']} chars", ",".join(s["exercises"]) or "-",
-                      str(len(s["models"])) if s["models"] else "-",
+        table.add_row(escape(s.id), FOUND.get(s.how, escape(s.how)) if s.present else "[red]missing[/]",
+                      escape(cell_ranges(s.cell_refs, homework.notebooks)) or "-", ran_text, cp_text,
+                      f"{s.discussion.get('chars', 0)} chars", escape(",".join(s.exercises)) or "-",
+                      str(len(s.models)) if s.models else "-",
                       f"{_points(test.score)}/{_points(test.max_score)}" if test else "")
     console.print(table)
 
 
-def _models_table(console: Console, unit: UnitResult) -> None:
-    models = unit.extra["models"]
-    if not models:
+def _models_table(console: Console, homework: HomeworkResult) -> None:
+    if not homework.models:
         return
     table = Table("model", "cell", "sec", "trained", "accuracy", "evidence", "printed", "stored",
                   box=None, header_style="bold", pad_edge=False)
-    for m in models:
-        acc = f"{m['accuracy']:.4f}" if m["accuracy"] is not None else "-"
-        evidence = m["evidence"] if m["fmnist"] else "own data"
-        printed = ", ".join(f"{v:g}" for v in m["printed"]) or "-"
-        if m["disagrees"]:
+    for m in homework.models:
+        acc = f"{m.accuracy:.4f}" if m.accuracy is not None else "-"
+        printed = ", ".join(f"{v:g}" for v in m.printed) or "-"
+        if m.disagrees:
             printed = f"[bold red]{printed} (disagrees)[/]"
-        settings = " ".join(f"{k}={m['hparams'][k]:g}" for k in ("num_hiddens", "lr") if isinstance(m["hparams"].get(k), (int, float)))
-        table.add_row(escape(m["cls"]) + (f" [dim]{settings}[/]" if settings else ""),
-                      escape((m.get("cell_label") or "-").replace("cell ", "")), m["section"] or "-",
-                      "yes" if m["trained"] else "[red]no[/]", acc, evidence, printed,
-                      ", ".join(f"{v:g}" for v in m["stored_printed"]) or "-")
+        settings = " ".join(f"{k}={m.hparams[k]:g}" for k in ("num_hiddens", "lr")
+                            if isinstance(m.hparams.get(k), (int, float)))
+        table.add_row(escape(m.cls) + (f" [dim]{settings}[/]" if settings else ""),
+                      escape((m.cell_label or "-").replace("cell ", "")), escape(m.section or "-"),
+                      "yes" if m.trained else "[red]no[/]", acc, escape(m.evidence if m.fmnist else "own data"),
+                      printed, ", ".join(f"{v:g}" for v in m.stored_printed) or "-")
     console.print("\n[bold]Models[/] (accuracy on the 10,000 test images, computed by the grader)")
     console.print(table)
 
 
-def _stored_outputs(console: Console, unit: UnitResult) -> None:
-    findings = [f for s in unit.extra["sections"] for f in s["stored_outputs"]] + unit.extra["stored_outputs_elsewhere"]
+def _stored_outputs(console: Console, homework: HomeworkResult) -> None:
+    findings = stored_findings(homework)
     if not findings:
         return
     console.print("\n[bold]Stored outputs[/] (for the instructor; not scored)")
     for f in findings[:MAX_MESSAGE_LINES]:
-        console.print(f"  {escape(f['cell'])}: {escape(f['message'])}")
+        console.print(f"  {escape(str(f.get('cell', '')))}: {escape(str(f.get('message', '')))}")
         if f.get("stored"):
-            console.print(Text(f"      stored: {f['stored'][:100]!r}\n      now:    {f['fresh'][:100]!r}", style="dim"))
+            console.print(Text(f"      stored: {str(f['stored'])[:100]!r}\n      now:    {str(f.get('fresh', ''))[:100]!r}",
+                               style="dim"))
     if len(findings) > MAX_MESSAGE_LINES:
         console.print(f"  ... {len(findings) - MAX_MESSAGE_LINES} more (use --json to see all)")
 
 
-def _discussions(console: Console, unit: UnitResult) -> None:
-    shown = [s for s in unit.extra["sections"] if s["discussion"]["chars"]]
+def _discussions(console: Console, homework: HomeworkResult) -> None:
+    shown = [s for s in homework.sections if s.discussion.get("chars")]
     if shown:
         console.print("\n[bold]Discussions[/] (the student's own text, for staff to read; full text in --json and HTML)")
     for s in shown:
-        first = s["discussion"]["text"].replace("\n", " ")
-        console.print(Text(f"  {s['id']}: {first[:90]}{'...' if len(first) > 90 else ''}", style="dim"))
+        first = str(s.discussion.get("text", "")).replace("\n", " ")
+        console.print(Text(f"  {s.id}: {first[:90]}{'...' if len(first) > 90 else ''}", style="dim"))
 
 
 def render_homework(console: Console, unit: UnitResult) -> None:
     """A homework unit: the sections at a glance, models, discussions, stored outputs, then the points."""
-    _sections_table(console, unit)
-    _models_table(console, unit)
-    _discussions(console, unit)
-    _stored_outputs(console, unit)
+    homework = HomeworkResult.from_dict(unit.extra)
+    _sections_table(console, unit, homework)
+    _models_table(console, homework)
+    _discussions(console, homework)
+    _stored_outputs(console, homework)
     console.print("\n[bold]Points[/]")
     for test in unit.tests:
         _test_line(console, test)
@@ -194,8 +201,7 @@ def render(result: SubmissionResult, console: Console) -> None:
     console.print()
     for run in result.executions:
         _execution(console, run, len(result.executions) > 1)
-    pct = 100 * result.score / result.max_score if result.max_score else 0.0
-    console.print(f"\n[bold]Total: {_points(result.score)} / {_points(result.max_score)} ({pct:.0f}%)[/]"
+    console.print(f"\n[bold]Total: {escape(show_points(result.score, result.max_score))}[/]"
                   f"   seeds: {result.seed_policy}")
 
 

@@ -10,7 +10,7 @@ from layering import PACKAGE, find_cycle, import_graph
 
 # Lowest first. A module may import from its own layer and the layers below it.
 LAYERS: list[tuple[str, ...]] = [
-    ("grader.errors", "grader.config", "grader.results", "grader.values", "grader.seeds", "grader.datastore",
+    ("grader.errors", "grader.config", "grader.results", "grader.rounding", "grader.values", "grader.seeds", "grader.datastore",
      "grader.protocol", "grader.wire"),
     ("grader.notebook",),
     ("grader.engine",),

@@ -114,7 +114,7 @@ def test_bundle_grades_solution_stub_and_bad_uploads(bundle: Path, tmp_path: Pat
     assert (solution["score"], solution["max_score"]) == (9.0, 9.0)
     assert solution["d2l_grade"]["seed_policy"] == "secret"  # the bundle's secret, not the environment's
     assert solution["d2l_grade"]["student"] == "ada@example.edu"
-    assert solution["output"].startswith("Total: 9.00 / 9.00 (100%)")
+    assert solution["output"].startswith("Total: 9 / 9 (100%)")
     assert all(t["visibility"] for t in solution["tests"])
     assert (stub["score"], stub["max_score"]) == (0.0, 9.0)
     assert len(stub["tests"]) == len(solution["tests"])

@@ -11,8 +11,8 @@ import pytest
 from staffbook import _broadcasting, make_gradebook
 
 from grader.classroom.gradebook import Record, open_gradebook
-from grader.classroom.review_store import (ReviewStore, apply_reviews, class_items, load_reviews, round_percent,
-                                           round_points, show_points)
+from grader.classroom.review_store import ReviewStore, apply_reviews, class_items, load_reviews
+from grader.rounding import round_percent, round_points, show_points
 from grader.errors import GradebookError, InputError
 from grader.report.export import grade_sheet, how_to_fix, write_csv, write_gradescope
 from grader.results import SubmissionResult
