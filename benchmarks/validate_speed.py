@@ -26,8 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader.config import load_options  # noqa: E402
-from grader.pipeline import grade  # noqa: E402
+from grader.config import load_options
+from grader.pipeline import grade
 
 REPO = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024

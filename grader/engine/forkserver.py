@@ -9,9 +9,13 @@ does and why the template stays single-threaded).
 
 :class:`ForkedKernelManager` is the :class:`~grader.engine.sandbox.SandboxKernelManager`
 whose launch asks the template for a fork instead of running ``jail.py``. A fork that fails
-(no template, a template with threads, an ``unshare`` option the child cannot reproduce, a
+(no template, a template with threads, a jail ``exec`` the child cannot reproduce, a
 sandbox step that failed in the child) falls back to the fresh kernel of the sandbox on the
 same connection file, and :func:`describe_start` says so in the execution summary.
+
+The template imports ipykernel at once and the course's libraries on demand: the
+:data:`HEAVY_MODULES` a notebook imports (``preload``) before its kernel is forked, and all
+of them in the background when a batch's pool asks (:meth:`ForkServer.warm`).
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from grader.config import Options
 from grader.engine.runtime import runtime_source
@@ -38,8 +43,19 @@ from grader.engine.sandbox import JAIL, PASS_ENV, Sandbox, SandboxKernelManager,
 from grader.notebook.load import Notebook
 from grader.notebook.static import CellCode, analyse
 
-__all__ = ["HEAVY_MODULES", "ForkError", "ForkServer", "ForkedProcess", "ForkedKernelManager", "describe_start",
-           "fork_server", "heavy_imports", "kernel_manager", "notebook_preload", "template_env"]
+__all__ = [
+    "HEAVY_MODULES",
+    "ForkError",
+    "ForkServer",
+    "ForkedKernelManager",
+    "ForkedProcess",
+    "describe_start",
+    "fork_server",
+    "heavy_imports",
+    "kernel_manager",
+    "notebook_preload",
+    "template_env",
+]
 
 # Modules worth importing before the student's first cell, in import order. Each costs
 # 0.1-3 s of CPU (measured: torch 1.8 s, d2l.torch 3.3 s more). A fresh kernel of the warm
@@ -163,11 +179,11 @@ class ForkServer:
     def warm(self, modules: Sequence[str]) -> None:
         """Have the template import ``modules`` while it has nothing else to do (a batch:
         every later kernel shares them). Returns at once."""
+        # No lock: a message without a reply cannot break the pairing of a fork request
+        # with its reply, and the lock may be held for the template's whole start.
         try:
-            self.ready()
-            with self._lock:
-                self.sock.send(json.dumps({"warm": list(modules)}).encode())
-        except (OSError, ForkError):
+            self.sock.send(json.dumps({"warm": list(modules)}).encode())
+        except OSError:
             pass  # its kernels will say why they were not forked
 
     def fork(self, request: dict[str, Any], timeout: float = 60.0) -> ForkedProcess:
@@ -176,21 +192,24 @@ class ForkServer:
         into the template first, if not there yet); raises :class:`ForkError`
         when the fork or any sandbox step in the child failed (the child is then gone)."""
         self.ready()
-        data = json.dumps(request).encode()
         with self._lock:
             self.sock.settimeout(timeout)
             try:
-                self.sock.send(data)
-                data, fds, _, _ = socket.recv_fds(self.sock, MESSAGE_MAX, 2)
+                self.sock.send(json.dumps({"fork": True, "preload": list(request.get("preload", []))}).encode())
+                data, fds, _, _ = socket.recv_fds(self.sock, MESSAGE_MAX, 3)
             except OSError as exc:
                 self.problem = f"the kernel template stopped answering ({exc})"
                 raise ForkError(self.problem) from None
-        reply = _message(data or b'{"error": "the kernel template exited"}')
-        if "error" in reply or len(fds) != 2:
+        try:
+            reply = _message(data or b'{"error": "the kernel template exited"}')
+            if "error" in reply or len(fds) != 3:
+                raise ForkError(reply.get("error", "no process handle from the template"))
+        except ForkError:
             for fd in fds:
                 os.close(fd)
-            raise ForkError(reply.get("error", "no process handle from the template"))
+            raise
         process = ForkedProcess(int(reply["pid"]), fds[0])
+        _write_request(fds[2], request)
         status = _read_status(fds[1], timeout)
         if status != "ok":
             process.kill()
@@ -220,6 +239,15 @@ def _message(data: bytes) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise ForkError(f"the kernel template sent {data[:80]!r}")
     return message
+
+
+def _write_request(fd: int, request: dict[str, Any]) -> None:
+    """Send the child its request (it reads to the end); a child already gone reads nothing."""
+    try:
+        with os.fdopen(fd, "wb") as pipe:
+            pipe.write(json.dumps(request).encode())
+    except OSError:
+        pass  # its status pipe says what happened
 
 
 def _read_status(fd: int, timeout: float) -> str:

@@ -10,8 +10,8 @@ thread, so a thread pool (OpenBLAS, OpenMP) or a lock held by another thread wou
 copied half-way. ``OPENBLAS_NUM_THREADS=1`` in its environment keeps numpy's BLAS from
 starting workers at import; each kernel sets its own thread counts.
 
-For every request on the control socket (one JSON message: the jail's stage and spec, the
-kernel command, the log file, the thread count) it forks a child that
+For every fork request on the control socket it imports the modules the request names
+(if not yet done) and forks a child that
 
 1. runs the jail's own code (``jail.main``, the same steps as the fresh kernel's launcher:
    limits, cgroups, namespaces, the forked PID 1, the allow-listed root, the dropped ids
@@ -21,7 +21,10 @@ kernel command, the log file, the thread count) it forks a child that
 3. reports ``ok`` on a status pipe (the jail's error goes to the kernel log) and becomes
    an ipykernel on its connection file, in the jail's working directory.
 
-The reply carries a pidfd of the child and the read end of its status pipe (SCM_RIGHTS).
+The reply carries a pidfd of the child, the read end of its status pipe and the write end
+of its request pipe (SCM_RIGHTS): the grader writes the kernel's request (the jail's stage
+and spec, the kernel command, log file, thread count) straight to the child, so no
+submission's paths ever pass through the template's memory, which every later fork copies.
 The template exits when the grader closes the control socket; every kernel dies with it
 (``PR_SET_PDEATHSIG``), as every kernel dies with its grader when started by the jail.
 """
@@ -35,7 +38,8 @@ import os
 import signal
 import socket
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # What every kernel imports: ipykernel and what its start-up imports (its debugger loads
 # debugpy: 0.7 s). The course's libraries are imported on demand: before a fork that needs
@@ -161,6 +165,7 @@ def _as_fresh_interpreter(threads: int, hidden: list[str]) -> None:
 def _start_kernel(cmd: list[str]) -> None:
     """Become ``python -m ipykernel_launcher ARGS`` (the command the jail would exec)."""
     import atexit
+
     import ipykernel_launcher
     from ipykernel import kernelapp
     sys.argv = [ipykernel_launcher.__file__, *cmd[3:]]
@@ -182,9 +187,30 @@ def _start_kernel(cmd: list[str]) -> None:
     os._exit(code)
 
 
-def child(request: dict, status_fd: int, jail: Any, template: int) -> None:
-    """The forked kernel: the jail's steps, then the kernel. Never returns."""
-    cmd = request["cmd"]
+def _read_request(fd: int, base_data: int) -> dict:
+    """The kernel's request, written by the grader straight into this child's pipe (the
+    template never holds one submission's paths for the next fork to find in its memory)."""
+    data = b""
+    while chunk := os.read(fd, 65536):
+        data += chunk
+    os.close(fd)
+    request = json.loads(data)
+    rlimits = request["spec"].get("rlimits", {})
+    if "data" in rlimits:
+        # The modules imported for sharing are the template's data, not the student's:
+        # the kernel may allocate as much as a fresh kernel that imported only ipykernel.
+        rlimits["data"] += max(0, _vm_data() - base_data)
+    return request
+
+
+def child(request_fd: int, status_fd: int, jail: Any, template: int, base_data: int) -> None:
+    """The forked kernel: its request, the jail's steps, then the kernel. Never returns."""
+    try:
+        request = _read_request(request_fd, base_data)
+        cmd = request["cmd"]
+    except BaseException as exc:
+        os.write(status_fd, f"error {type(exc).__name__}: {exc}\n".encode()[:2000])
+        os._exit(70)
 
     def become(argv: list[str], env: dict[str, str] | None) -> None:
         if argv == cmd:
@@ -264,35 +290,35 @@ def _reap() -> None:
             return
 
 
-def _fork(conn: socket.socket, request: dict, jail: object, base_data: int) -> None:
+def _fork(conn: socket.socket, jail: object, base_data: int) -> None:
+    """Fork a child; reply with its pidfd, the read end of its status pipe and the write
+    end of its request pipe."""
     threads = _thread_count()
     if threads != 1:
         conn.send(json.dumps({"error": f"the template has {threads} threads; a fork would copy them half-way"}).encode())
         return
-    rlimits = request["spec"].get("rlimits", {})
-    if "data" in rlimits:
-        # The modules imported for sharing are the template's data, not the student's:
-        # the kernel may allocate as much as a fresh kernel that imported only ipykernel.
-        rlimits["data"] += max(0, _vm_data() - base_data)
     status_r, status_w = os.pipe()
+    request_r, request_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         conn.close()
         os.close(status_r)
-        child(request, status_w, jail, os.getppid())
+        os.close(request_w)
+        child(request_r, status_w, jail, os.getppid(), base_data)
     os.close(status_w)
+    os.close(request_r)
     pidfd = os.pidfd_open(pid)
     try:
-        socket.send_fds(conn, [json.dumps({"pid": pid}).encode()], [pidfd, status_r])
+        socket.send_fds(conn, [json.dumps({"pid": pid}).encode()], [pidfd, status_r, request_w])
     finally:
-        os.close(pidfd)
-        os.close(status_r)
+        for fd in (pidfd, status_r, request_w):
+            os.close(fd)
 
 
 def main(argv: list[str]) -> None:
     """``forktemplate.py FD JAIL``: serve the grader's messages on the socket FD until it
-    closes: ``{"warm": [modules]}`` (import them when idle, no reply) or a fork request
-    (import its ``preload``, fork, reply with the child's handles)."""
+    closes: ``{"warm": [modules]}`` (import them when idle, no reply) or ``{"fork": true,
+    "preload": [modules]}`` (import them, fork, reply with the child's handles)."""
     if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]  # the grader's folder is no kernel's import path
     conn = socket.socket(fileno=int(argv[0]))
@@ -321,7 +347,7 @@ def main(argv: list[str]) -> None:
                 continue
             for name in message.get("preload", []):
                 _import(str(name), failed)
-            _fork(conn, message, jail, base_data)
+            _fork(conn, jail, base_data)
         except Exception as exc:
             conn.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
 

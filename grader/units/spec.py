@@ -220,7 +220,9 @@ class Exercise:
         None for the end of the notebook: after the last tagged cell, the last cell that
         binds or touches a global it reads, the last (re)definition of a global its
         functions read, and the last cell that may bind names unseen; at the end when a
-        global it reads has no binding this analysis can see."""
+        global it reads has no binding this analysis can see while some cell may bind
+        names unseen (a global bound nowhere at all moves nothing: reading it fails
+        anywhere, and early it fails before a later crash can hide why)."""
         facts = self._facts(ctx)
         tagged = [code.cell.index for code in ctx.codes if self.id in code.cell.exercise_tags()]
         position = max(tagged, default=-1)
@@ -230,7 +232,9 @@ class Exercise:
                      if name in code.defines or {name, f"global:{name}"} & facts.touched[code.cell.index]]
             if not any(name in code.defines or f"global:{name}" in facts.touched[code.cell.index]
                        for code in ctx.codes):
-                return None  # bound where the AST cannot see (or not at all): after everything
+                if facts.dynamic:
+                    return None  # bound where the AST cannot see: after everything
+                continue  # bound nowhere: reading it fails wherever it runs, so it moves nothing
             position = max(position, cells[-1])
         for name in facts.free_names(wanted) - wanted:
             binders = [code for code in ctx.codes if name in code.defines]

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import SOLUTIONS, STUBS
+from nbfactory import code, notebook, write
 
 from grader.checking.probe import Value, build_request, read_answer
 from grader.config import Options
@@ -20,8 +22,6 @@ from grader.engine.prepare import prepare
 from grader.notebook.load import read_notebook
 from grader.pipeline import grade
 from grader.protocol import ExecutionRun, KernelCall
-from helpers import SOLUTIONS, STUBS
-from nbfactory import code, notebook, write
 
 pytestmark = pytest.mark.kernel
 

@@ -86,3 +86,17 @@ def test_a_template_that_exits_while_importing_is_a_fork_error(monkeypatch: pyte
             server.fork({"stage": "launch", "spec": {}, "cmd": [], "cwd": "/", "log": "/dev/null", "threads": 1})
     finally:
         server.close()
+
+
+def test_a_forked_kernel_preloads_the_notebooks_heavy_imports_except_hidden_ones(tmp_path: Path) -> None:
+    from nbfactory import code, notebook, write
+
+    from grader.config import Options
+    from grader.notebook.load import read_notebook
+
+    nb = read_notebook(write(notebook([code("import torch\nfrom d2l import torch as d2l"),
+                                       code("import matplotlib.pyplot as plt")]), tmp_path / "n.ipynb"))
+    assert forkserver.notebook_preload(nb, Options(fork_kernels=True)) == ("torch", "matplotlib.pyplot", "d2l.torch")
+    assert forkserver.notebook_preload(nb, Options(fork_kernels=True, hide_modules=("d2l",))) == \
+        ("torch", "matplotlib.pyplot")
+    assert forkserver.notebook_preload(nb, Options(fork_kernels=False)) == ()  # a fresh kernel imports as it goes

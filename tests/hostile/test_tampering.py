@@ -110,9 +110,10 @@ _runtime._call = _numpy_call
     assert messages(result)[EXAMPLES].startswith("0 points: ")
 
 
-def test_redefinition_after_the_graded_cells_is_not_graded(grade_cells) -> None:  # type: ignore[no-untyped-def]
+def test_redefinition_after_the_graded_cells_is_graded(grade_cells) -> None:  # type: ignore[no-untyped-def]
+    # a later rebinding wins (issue 12): the function is graded as the notebook leaves it
     result = grade_cells(graded("def broadcast_shape(shape_a, shape_b):\n    return ()"))
-    assert_broadcast_only(result)
+    assert messages(result)[EXAMPLES].startswith("0 of 8 example shape pairs correct")
 
 
 def test_imitated_protocol_messages_in_cells_are_dropped(grade_cells) -> None:  # type: ignore[no-untyped-def]

@@ -60,6 +60,8 @@ def test_mutation_and_calls_through_functions_count() -> None:
 def test_dynamic_or_unseen_bindings_go_after_them_or_to_the_end() -> None:
     unseen = _ctx(DEF, "globals()['W'] = 1\nb = 0\nreported_test_accuracy = 0.5", "print(1)")
     assert _after(unseen) == {"hidden_training": 1, "notebook_model": None}
+    nowhere = _ctx(DEF, "b = 0\nreported_test_accuracy = 0.5", "print(1)")  # W: a NameError wherever it is read
+    assert _after(nowhere) == {"hidden_training": 0, "notebook_model": 1}
     star = _ctx(DEF, "W, b = train_softmax(1, 2)\nreported_test_accuracy = 0.5", "from helpers import *", "x = 1")
     assert _after(star) == {"hidden_training": 2, "notebook_model": 2}
     hidden_global = _ctx("def train_softmax(X, y):\n    global W\n    W = X\n    return X, X",

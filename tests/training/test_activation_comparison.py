@@ -49,13 +49,19 @@ def test_flipped_labels_score_only_the_figure(grade_file: Callable[..., Any], tm
     assert result.score == 2
 
 
-def test_ignoring_the_activation_loses_the_lag_points(grade_file: Callable[..., Any], tmp_path: Path) -> None:
+def test_ignoring_the_activation_loses_the_lag_and_half_the_accuracy_points(grade_file: Callable[..., Any], tmp_path: Path) -> None:
     result = grade_file(variant(ID, {"    act = layers[activation]": "    act = nn.ReLU"}, tmp_path))
     lag = find_test(result, LAG)
     assert lag.score == 0
     assert "does make_model use the activation it is given?" in lag.message
-    assert find_test(result, ACCURACY["sigmoid"]).score == 2
-    assert result.score == 9
+    # the rebuilt models show ReLU where sigmoid and tanh were asked for: half of those points
+    for act, layer in (("sigmoid", "Sigmoid"), ("tanh", "Tanh")):
+        test = find_test(result, ACCURACY[act])
+        assert test.score == 1
+        assert test.message.startswith("the model is not the network the exercise asks for: the activation after "
+                                       f"Linear(2, 10) is ReLU, the exercise asks for {layer}")
+    assert find_test(result, ACCURACY["relu"]).score == 2
+    assert result.score == 7
 
 
 def test_torch_hub_is_forbidden(grade_file: Callable[..., Any], tmp_path: Path) -> None:
