@@ -38,7 +38,6 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
 from typing import Any
 
 # What every kernel imports: ipykernel and what its start-up imports (its debugger loads
@@ -53,23 +52,6 @@ MESSAGE_MAX = 1 << 20
 _SET_BY_IMPORTS: dict[str, str] = {}  # environment variables the template's imports set
 
 _libc = ctypes.CDLL(None, use_errno=True)
-
-
-class _NoExecOs:
-    """The ``os`` module as the jail sees it in a forked kernel: its ``exec`` of the kernel
-    command continues in-process (``become``), and its exec of itself calls its ``main``."""
-
-    def __init__(self, become: Callable[[list[str], dict[str, str] | None], None]) -> None:
-        self._become = become
-
-    def __getattr__(self, name: str) -> object:
-        if name.startswith("exec"):
-            return self._exec
-        return getattr(os, name)
-
-    def _exec(self, path: str, argv: list[str], env: dict[str, str] | None = None) -> None:
-        self._become(list(argv), dict(env) if env is not None else None)
-        raise RuntimeError("a forked kernel returned")  # become() never returns
 
 
 def _check(rc: int, what: str) -> None:
@@ -212,17 +194,16 @@ def child(request_fd: int, status_fd: int, jail: Any, template: int, base_data: 
         os.write(status_fd, f"error {type(exc).__name__}: {exc}\n".encode()[:2000])
         os._exit(70)
 
-    def become(argv: list[str], env: dict[str, str] | None) -> None:
-        if argv == cmd:
-            _as_after_exec(env, status_fd)
-            _as_fresh_interpreter(max(1, int(request["threads"])), request.get("hide_modules", []))
-            os.write(status_fd, b"ok\n")
-            os.close(status_fd)
-            _start_kernel(cmd)
-        jail_file = os.path.abspath(jail.__file__)
-        if argv[:1] == [sys.executable] and jail_file in argv:  # the jail re-runs itself
-            jail.main(argv[argv.index(jail_file) + 1:])
-        raise RuntimeError(f"the forked kernel cannot reproduce the jail's exec of {argv[:1]}")
+    def become(path: str, argv: list[str], env: dict[str, str] | None) -> None:
+        """The jail's final exec of the kernel command, continued in this process."""
+        if list(argv) != cmd:
+            raise RuntimeError(f"the forked kernel cannot reproduce the jail's exec of {list(argv)[:1]}")
+        _as_after_exec(dict(env) if env is not None else None, status_fd)
+        _as_fresh_interpreter(max(1, int(request["threads"])), request.get("hide_modules", []))
+        os.write(status_fd, b"ok\n")
+        os.close(status_fd)
+        _start_kernel(cmd)
+        raise RuntimeError("a forked kernel returned")  # _start_kernel never returns
 
     try:
         os.setsid()  # as jupyter_client's launcher: the kernel and its children form one group
@@ -238,8 +219,7 @@ def child(request_fd: int, status_fd: int, jail: Any, template: int, base_data: 
         os.chdir(request["cwd"])
         if cmd[1:3] != ["-m", "ipykernel_launcher"]:
             raise RuntimeError(f"not a kernel command: {cmd[:3]}")
-        jail.os = _NoExecOs(become)
-        jail.main([request["stage"], json.dumps(request["spec"]), "--", *cmd])
+        jail.main([request["stage"], json.dumps(request["spec"]), "--", *cmd], exec_kernel=become)
         raise RuntimeError("the jail returned without starting the kernel")
     except BaseException as exc:
         try:

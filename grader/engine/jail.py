@@ -27,7 +27,7 @@ carries it out, as a fixed sequence of steps:
 
 Every step runs in-process (no other program is executed before the kernel), so a child
 forked from a pre-imported kernel template can run :func:`main` itself with the final
-``exec`` replaced (``forktemplate.py`` does). The template must be single-threaded:
+``exec`` replaced by its ``exec_kernel`` argument (``forktemplate.py`` does). The template must be single-threaded:
 ``unshare(CLONE_NEWUSER)`` refuses a process with threads. Without namespaces
 (``isolation = off`` or a machine that refuses them) ``launch`` applies the limits and
 execs the kernel directly.
@@ -44,6 +44,7 @@ import re
 import resource
 import signal
 import sys
+from collections.abc import Callable
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -58,6 +59,7 @@ KERNEL_ID = 1000         # the kernel's uid and gid inside its user namespace
 HOST_ID_BASE = 1 << 30   # outside ids of a root grader's kernels: BASE + 2 * pid (+ 1 for the kernel)
 DEVICES = ("null", "zero", "full", "random", "urandom")
 SETUP_FAILED = 121       # exit status of a jail that could not confine the kernel
+ExecKernel = Callable[[str, list[str], dict[str, str]], None]  # os.execve's shape
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -147,14 +149,15 @@ def enter_namespaces(spec: dict) -> dict:
     return ident
 
 
-def launch(spec: dict, cmd: list[str]) -> None:
-    """Steps 1-3 (see the module docstring); never returns."""
+def launch(spec: dict, cmd: list[str], exec_kernel: ExecKernel = os.execve) -> None:
+    """Steps 1-3 (see the module docstring); never returns. ``exec_kernel`` replaces the
+    final ``execve`` of the kernel command (a forked kernel continues in-process)."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader dies: so does the kernel
     _limits(spec.get("rlimits", {}))
     _join_cgroups(spec)
     if not spec.get("namespaces"):
         os.chdir(spec["workdir"])
-        os.execve(cmd[0], cmd, spec["env"])
+        exec_kernel(cmd[0], cmd, spec["env"])
     run_fd = os.open(spec["run_root"], os.O_RDONLY | os.O_DIRECTORY)  # still reachable after pivot_root
     try:
         ident = enter_namespaces(spec)
@@ -166,7 +169,7 @@ def launch(spec: dict, cmd: list[str]) -> None:
     if kernel == 0:
         os.close(report_read)
         try:
-            confine(spec, ident, cmd, report_write)
+            confine(spec, ident, cmd, report_write, exec_kernel)
         except BaseException as exc:  # noqa: BLE001 - any failure must stop the kernel, loudly
             sys.stderr.write(f"d2l-grade jail: {type(exc).__name__}: {exc}\n")
         os._exit(SETUP_FAILED)
@@ -360,7 +363,7 @@ def _status_field(name: str) -> str:
         return ""
 
 
-def confine(spec: dict, ident: dict, cmd: list[str], report_fd: int) -> None:
+def confine(spec: dict, ident: dict, cmd: list[str], report_fd: int, exec_kernel: ExecKernel = os.execve) -> None:
     """Steps 4-8 (see the module docstring); never returns."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # not inherited through fork
     os.umask(0o022)
@@ -384,14 +387,14 @@ def confine(spec: dict, ident: dict, cmd: list[str], report_fd: int) -> None:
     os.write(report_fd, json.dumps(found).encode())  # fails (EPIPE) if the launcher is gone
     os.close(report_fd)
     os.chdir(spec["workdir"])
-    os.execve(cmd[0], cmd, spec["env"])
+    exec_kernel(cmd[0], cmd, spec["env"])
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str], exec_kernel: ExecKernel = os.execve) -> None:
     stage, raw_spec, sep, *cmd = argv
     if stage != "launch" or sep != "--" or not cmd:
         raise SystemExit("usage: jail.py launch SPEC -- CMD...")
-    launch(json.loads(raw_spec), cmd)
+    launch(json.loads(raw_spec), cmd, exec_kernel)
 
 
 if __name__ == "__main__":

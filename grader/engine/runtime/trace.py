@@ -21,6 +21,9 @@ _BINARY = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "truediv": "d
            "lt": "lt", "gt": "gt", "le": "le", "ge": "ge", "eq": "eq", "ne": "ne", "less": "lt",
            "greater": "gt", "less_equal": "le", "greater_equal": "ge", "maximum": "maximum", "minimum": "minimum"}
 _REDUCE = {"sum", "mean"}
+# Calls whose result is a number: len() (the first axis), norms, whole-tensor equality.
+_VALUED = {"len": "len", "norm": "norm", "linalg_norm": "norm", "linalg_vector_norm": "norm",
+           "equal": "equal", "allclose": "equal"}
 _COMPARE = {"lt", "gt", "le", "ge", "eq", "ne"}
 _AUTOGRAD = {"backward", "grad"}
 _trace = {"enabled": False, "mode": None, "active": False, "paused": 0, "cell": None}
@@ -66,6 +69,11 @@ def _note_op(record, name, args, kwargs, result):
         keep = bool(kwargs.get("keepdim", kwargs.get("keepdims", args[2] if len(args) > 2 else False)))
         extra = [dim, keep]
         key = (name, (tuple(shapes[0]),), tuple(_shape(result) or ()))
+    elif name in _VALUED:
+        if shapes[0] is None:
+            return
+        extra = _valued_extra(result)
+        key = (_VALUED[name], tuple(tuple(s) if s is not None else None for s in shapes), None)
     else:
         first = args[0] if args else None
         if isinstance(first, torch.Tensor) and first.requires_grad and len(record["grad_ops"]) < 16:
@@ -78,6 +86,18 @@ def _note_op(record, name, args, kwargs, result):
         ops[key][0] += 1
     elif len(ops) < _TRACE_MAX_OPS:
         ops[key] = [1, extra]
+
+
+def _valued_extra(result):
+    """The number a _VALUED call returned: an int (len, 0/1 for equality) or [a float] (a norm)."""
+    torch = _sys.modules["torch"]
+    if isinstance(result, bool):
+        return int(result)
+    if isinstance(result, int):
+        return result
+    if isinstance(result, torch.Tensor) and result.numel() == 1 and result.is_floating_point():
+        return [round(float(result), 6)]
+    return None
 
 
 def _note_error(record, name, args, exc):
