@@ -26,7 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from grader.config import Options
-from grader.engine.execute import Kernel
+from grader.engine.kernel import Kernel
 from grader.engine.forkserver import FORKED, HEAVY_MODULES, describe_start, fork_server, heavy_imports
 
 __all__ = ["HEAVY_MODULES", "KernelKey", "KernelPool", "PoolStats", "heavy_imports"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-import grader.engine.execute
+import grader.engine.kernel
 from grader.engine.runtime import MIME_EVENT, MIME_RESULT
 from hostile_kit import (ALL_COMPATIBLE, ALL_EXAMPLES, ALL_INCOMPATIBLE, BROADCAST, COMPATIBLE, EXAMPLES,
                          FORBIDDEN, INCOMPATIBLE, NO_X3, TAG, TENSOR_TEST, TENSORS, assert_broadcast_only, graded, messages)
@@ -85,7 +85,7 @@ def test_broken_message_serialiser_is_reported_not_a_crash(grade_cells) -> None:
     summary = result.executions[0]
     assert summary.outcome == "dead_kernel"
     assert summary.message == "the kernel broke the messaging protocol in cell 2"
-    assert cells_of(result) == [(0, "ok", "", ""), (1, "error", "ProtocolError", grader.engine.execute.MALFORMED),
+    assert cells_of(result) == [(0, "ok", "", ""), (1, "error", "ProtocolError", grader.engine.kernel.MALFORMED),
                                 (2, "not_run", "", "")]
     assert_broadcast_only(result)  # probed after cell 1, before the patch
 
