@@ -2,10 +2,11 @@
 
 import numpy as np
 
-from grader.checking.checks import (all_of, check_array_close, check_array_equal, check_decreasing, check_defined,
-                           check_dict_close, check_dtype, check_line_matches, check_raises, check_returns,
-                           check_scalar, check_shape, check_type, describe, failed, fraction_passed, not_allowed,
-                           passed, Check)
+from grader.checking.checks import (Check, all_of, check_array_close, check_array_equal, check_decreasing,
+                                    check_defined, check_dict_close, check_dtype, check_raises, check_returns,
+                                    check_scalar, check_shape, check_type, describe, failed, fraction_passed, passed)
+from grader.checking.code import not_allowed
+from grader.checking.figures import check_line_matches
 from grader.notebook.static import Use
 from grader.values import ArrayValue, Missing, Raised
 
@@ -91,7 +92,8 @@ def test_numbers_in_messages_are_plain_numbers() -> None:
 
 
 def test_pairs_calls_and_autograd_have_one_wording() -> None:
-    from grader.checking.checks import check_example_calls, check_hidden_calls, check_pair, check_uses_autograd
+    from grader.checking.checks import check_example_calls, check_hidden_calls, check_pair
+    from grader.checking.code import check_uses_autograd
     from grader.checking.probe import Args, CallResults
     from grader.notebook.load import Cell
     from grader.notebook.static import analyse

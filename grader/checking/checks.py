@@ -4,7 +4,9 @@ Every check takes the name shown to the student, then the expected value, then w
 notebook produced, then keyword tolerances, and returns a :class:`Check`: whether it
 passed, the credit (partial where it makes sense), a one-line message and details.
 Cheap checks come first (defined, type, shape, dtype), values last, and the later
-checks reuse the earlier ones. Messages name the object and say expected vs got, how
+checks reuse the earlier ones. Checks on the notebook's source (forbidden calls,
+autograd) are in :mod:`grader.checking.code`, checks on figures in
+:mod:`grader.checking.figures`. Messages name the object and say expected vs got, how
 far and where; ``detail`` may reveal inputs and reference values, so the scorer hides
 it for hidden tests graded with the instructor's secret.
 """
@@ -18,19 +20,15 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from grader.notebook.static import CellCode, Use, rule_matches, uses_in
 from grader.values import ArrayValue, FigureValue, FrameValue, Missing, ModuleValue, Raised, Unsupported
 
 __all__ = [
     "Check", "passed", "failed", "all_of", "fraction_passed", "check_defined", "check_type",
     "check_shape", "check_dtype", "check_scalar", "check_array_close", "check_array_equal",
-    "check_raises", "check_returns", "check_dict_close", "not_allowed", "check_decreasing",
-    "figure_lines", "check_line_matches", "describe", "as_array", "merge_data", "first_missing",
-    "check_pair", "check_uses_autograd", "check_example_calls", "check_hidden_calls", "number", "AUTOGRAD",
+    "check_raises", "check_returns", "check_dict_close", "check_decreasing",
+    "describe", "as_array", "merge_data", "first_missing",
+    "check_pair", "check_example_calls", "check_hidden_calls", "number",
 ]
-
-# How a student's function shows that it takes gradients from autograd.
-AUTOGRAD = (".backward", "torch.autograd.grad", "torch.autograd.backward", "torch.func.grad")
 
 ROWS_SHOWN = 5
 
@@ -336,29 +334,6 @@ def check_dict_close(name: str, expected: dict[str, float], value: Any, *, rtol:
     return passed(f"`{name}` has the right values for {sorted(expected)}")
 
 
-def not_allowed(uses: Iterable[Use], rules: Sequence[str], *, labels: dict[int, str] | None = None,
-                dynamic: bool = True) -> Check:
-    """No use of a forbidden name. ``rules``: ``torch.cos`` (a name and its attributes),
-    ``.cos`` (any method or attribute called cos), ``scipy`` (a whole module). With
-    ``dynamic``, eval/exec/__import__ and getattr with a computed name count as violations,
-    since what they call cannot be checked. Aliases and helper functions are followed;
-    strings handed to other programs (a subprocess) are not."""
-    found: list[str] = []
-    for use in uses:
-        dynamic_use = use.name in ("eval", "exec", "compile", "__import__", "builtins.getattr*",
-                                   "importlib.import_module")
-        if any(rule_matches(r, use.name) for r in rules) or (dynamic and dynamic_use):
-            where = (labels or {}).get(use.cell, f"cell {use.cell + 1}")
-            shown = "getattr with a computed name" if use.name == "builtins.getattr*" else use.name
-            found.append(f"{shown} ({where}, line {use.line})")
-    if not found:
-        return passed("no forbidden calls")
-    unique = list(dict.fromkeys(found))
-    return failed(f"uses {unique[0]}, which this exercise does not allow"
-                  + (f" (and {len(unique) - 1} more)" if len(unique) > 1 else ""),
-                  "forbidden here: " + ", ".join(rules) + "\nfound: " + "; ".join(unique))
-
-
 def check_decreasing(name: str, values: Any, *, min_drop: float = 0.0) -> Check:
     """A loss history that ends lower than it starts (by at least ``min_drop`` relative),
     with no step blowing up to a non-finite value."""
@@ -373,48 +348,6 @@ def check_decreasing(name: str, values: Any, *, min_drop: float = 0.0) -> Check:
     return failed(f"`{name}` does not decrease enough: from {first:.4g} to {last:.4g}")
 
 
-def figure_lines(figures: Iterable[FigureValue | dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every line of every axes of ``figures``, with finite x/y arrays. A line without a
-    label of its own (matplotlib's ``_child0``) takes the legend entry at its position,
-    as ``ax.legend(["a", "b"])`` and ``d2l.plot(..., legend=[...])`` label lines."""
-    lines = []
-    for fig in figures:
-        data = fig.data if isinstance(fig, FigureValue) else fig
-        for ax in data.get("axes", []):
-            legend = [str(t) for t in ax.get("legend", [])]
-            for position, line in enumerate(ax.get("lines", [])):
-                label = str(line.get("label", ""))
-                if label.startswith("_") and position < len(legend):
-                    label = legend[position]
-                x = np.asarray([np.nan if v is None else v for v in line.get("x") or []], dtype=float)
-                y = np.asarray([np.nan if v is None else v for v in line.get("y") or []], dtype=float)
-                if x.size and x.size == y.size:
-                    lines.append({"label": label, "x": x, "y": y})
-    return lines
-
-
-def check_line_matches(name: str, figures: Iterable[FigureValue | dict[str, Any]],
-                       reference: Callable[[np.ndarray], np.ndarray], *, atol: float = 1e-3,
-                       min_points: int = 10) -> Check:
-    """Some plotted line's y-data equals ``reference(x)`` on its own x-data."""
-    lines = figure_lines(figures)
-    if not lines:
-        return failed(f"no line plot found for {name}: plot it with matplotlib (plt.plot or d2l.plot)")
-    best = math.inf
-    for line in lines:
-        ok = np.isfinite(line["x"]) & np.isfinite(line["y"])
-        if ok.sum() < min_points:
-            continue
-        err = float(np.max(np.abs(line["y"][ok] - reference(line["x"][ok]))))
-        if err <= atol:
-            return passed(f"the figure shows {name}")
-        best = min(best, err)
-    if best is math.inf:
-        return failed(f"no plotted line has at least {min_points} points for {name}")
-    return failed(f"none of the {len(lines)} plotted lines shows {name}",
-                  f"closest line is off by up to {best:.3g} (allowed {atol:g})")
-
-
 def check_pair(function: str, outcome: Any, parts: str, *, call: str = "") -> Check:
     """A call of ``function`` (named ``call`` in the message) returned a pair; ``parts``
     names its halves, e.g. ``"(W, b)"``."""
@@ -424,18 +357,6 @@ def check_pair(function: str, outcome: Any, parts: str, *, call: str = "") -> Ch
     if isinstance(outcome, (tuple, list)) and len(outcome) == 2:
         return passed(f"`{call or function}` returned a pair {parts}")
     return failed(f"`{call or function}` should return a pair {parts}, but it returned {describe(outcome)}")
-
-
-def check_uses_autograd(function: str, codes: Sequence[CellCode]) -> Check:
-    """The notebook function ``function``, or a helper it calls, takes gradients from
-    autograd (``.backward()``, ``torch.autograd.grad``, ``torch.func.grad``)."""
-    if not any(function in code.defines for code in codes):
-        return failed(f"`{function}` is not defined")
-    uses = uses_in(list(codes), roots=(function,))
-    if any(rule_matches(rule, u.name) for u in uses for rule in AUTOGRAD):
-        return passed(f"{function} uses autograd")
-    return failed(f"{function} does not call .backward() or torch.autograd.grad: "
-                  "the gradient must come from automatic differentiation")
 
 
 def _per_call(results: Iterable[tuple[Any, Any]], check_one: Callable[..., Check]) -> list[Check]:

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from grader.checking.calibration import Calibration, check_accuracy, curve
-from grader.checking.checks import Check, all_of, failed, figure_lines
+from grader.checking.checks import Check, all_of, failed
+from grader.checking.figures import figure_lines
 from grader.checking.models import KERNEL_LOGITS, evaluate
 from grader.checking.probe import Steps, array, call, glob, logits, ref, take
 from grader.units.spec import Exercise, Forbidden

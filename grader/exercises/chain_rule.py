@@ -15,7 +15,8 @@ from functools import partial
 import numpy as np
 
 from grader.checking.checks import (Check, all_of, check_array_close, check_dtype, check_example_calls,
-                                    check_hidden_calls, check_returns, check_uses_autograd, failed)
+                                    check_hidden_calls, check_returns, failed)
+from grader.checking.code import check_uses_autograd
 from grader.checking.probe import CallResults, Calls
 from grader.units.context import UnitContext
 from grader.units.spec import Exercise, Forbidden

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checking.checks import (Check, all_of, check_array_close, check_dtype, check_line_matches, check_returns)
+from grader.checking.checks import Check, all_of, check_array_close, check_dtype, check_returns
+from grader.checking.figures import check_line_matches
 from grader.checking.probe import Calls
 from grader.units.spec import Exercise, Forbidden
 from grader.values import FigureValue

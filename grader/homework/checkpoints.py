@@ -350,7 +350,7 @@ def line_like(label: str, reference: Callable[[np.ndarray], np.ndarray], *, atol
               share: float = 0.98, count: int = 1) -> Expect:
     """Among the figures, ``count`` plotted lines follow ``reference`` on ``share`` of their points."""
     def expect(figures: Sequence[FigureValue]) -> Check:
-        from grader.checking.checks import figure_lines
+        from grader.checking.figures import figure_lines
 
         lines = figure_lines(figures)
         if not lines:

@@ -23,7 +23,8 @@ import traceback
 from typing import TYPE_CHECKING, Any, Sequence
 
 from grader.checking.calibration import load_calibration
-from grader.checking.checks import Check, all_of, not_allowed
+from grader.checking.checks import Check, all_of
+from grader.checking.code import not_allowed
 from grader.protocol import ExecutionRun
 from grader.checking.probe import CallResults, GuardedCall, guarded_calls, read_answer
 from grader.results import CellRecord, TestResult, UnitResult

@@ -31,7 +31,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from grader.checking.checks import Check, check_example_calls, check_hidden_calls, check_uses_autograd
+from grader.checking.checks import Check, check_example_calls, check_hidden_calls
+from grader.checking.code import check_uses_autograd
 from grader.errors import SpecError
 from grader.protocol import ExecutionRun, KernelCall
 from grader.checking.probe import ProbeDescriptor, build_request

@@ -8,7 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from grader.checking.checks import Check, all_of, figure_lines, fraction_passed, not_allowed
+from grader.checking.checks import Check, all_of, fraction_passed
+from grader.checking.code import not_allowed
+from grader.checking.figures import figure_lines
 from grader.protocol import RawAnswer
 from grader.notebook.load import Cell
 from grader.checking.models import (KERNEL_LOGITS, REBUILT, evaluate, layer_classes, linear_forward, logits_accuracy)
