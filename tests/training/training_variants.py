@@ -22,11 +22,11 @@ def variant(exercise_id: str, replace: dict[str, str], tmp_path: Path, name: str
 
 
 def band_points(test: object) -> float:
-    """The points an accuracy test should give for what it measured: full from the band's
-    lower edge, linear to 0 at chance (recomputed from the test's details)."""
-    from grader.checking.calibration import credit
-
+    """The points an accuracy test should give for what it measured, by the documented rule
+    written out here (not the grader's ``credit``): full at or above the band's lower edge,
+    nothing at or below chance, linear in between."""
     details = test.details  # type: ignore[attr-defined]
     (measured,) = [v for k, v in details["measured"].items() if "@" not in k]
-    share = credit(measured, details["reference"]["full_at"], details["chance"])
+    low, chance = details["reference"]["full_at"], details["chance"]
+    share = min(1.0, max(0.0, (measured - chance) / (low - chance)))
     return round(test.max_score * share, 4)  # type: ignore[attr-defined]
