@@ -82,9 +82,9 @@ def _run_grade(argv: Sequence[str]) -> int:
     for group in groups:
         try:
             # A spinner with the elapsed time on a terminal (stderr), so a long cell does not look like a hang.
-            with grading_status(", ".join(Path(p).name for p in group), enabled=not args.json):
+            with grading_status(", ".join(Path(p).name for p in group), enabled=not args.json) as on_cell:
                 results.append(grade(group, options=options, exercise_ids=args.exercise, homework_id=args.homework,
-                                     student=args.student or ""))
+                                     student=args.student or "", on_cell=on_cell))
         except InputError as exc:
             if len(groups) == 1:
                 raise

@@ -111,8 +111,9 @@ def hidden_paths(paths: Sequence[str | Path], *, options: Options, hide: Sequenc
 async def grade_async(paths: Sequence[str | Path], *, options: Options, exercise_ids: Sequence[str] = (),
                       homework_id: str | None = None, student: str = "",
                       new_kernel: Callable[[Options, Sequence[str]], Any] | None = None,
-                      hide: Sequence[str | Path] = ()) -> SubmissionResult:
-    """Grade one submission (one or several notebooks) and return its result."""
+                      hide: Sequence[str | Path] = (), on_cell: Callable[[str], None] | None = None) -> SubmissionResult:
+    """Grade one submission (one or several notebooks) and return its result; ``on_cell``
+    hears which cell starts (for a progress display)."""
     started = time.monotonic()
     notebooks = [read_notebook(p) for p in paths]
     codes = [analyse(nb.cells) for nb in notebooks]
@@ -144,7 +145,8 @@ async def grade_async(paths: Sequence[str | Path], *, options: Options, exercise
             if asyncio.iscoroutine(kernel):
                 kernel = await kernel
         run = await run_notebook(prepared, calls, run_options, seed=derive_seed(secret, "execution"),
-                                 kernel=kernel, hide=hidden)
+                                 kernel=kernel, hide=hidden,
+                                 on_cell=_in_notebook(on_cell, nb.path.name) if len(notebooks) > 1 else on_cell)
         run.summary.environment = _environment(run.summary.environment, options)
         result.executions.append(run.summary)
         if not ctx.show_hidden_details:
@@ -159,10 +161,16 @@ async def grade_async(paths: Sequence[str | Path], *, options: Options, exercise
 
 
 def grade(paths: Sequence[str | Path] | str | Path, *, options: Options, exercise_ids: Sequence[str] = (),
-          homework_id: str | None = None, student: str = "") -> SubmissionResult:
+          homework_id: str | None = None, student: str = "",
+          on_cell: Callable[[str], None] | None = None) -> SubmissionResult:
     """Grade ``paths`` as one submission; bad input raises :class:`~grader.errors.InputError`."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     return asyncio.run(grade_async(paths, options=options, exercise_ids=exercise_ids,
-                                   homework_id=homework_id, student=student))
+                                   homework_id=homework_id, student=student, on_cell=on_cell))
+
+
+def _in_notebook(on_cell: Callable[[str], None] | None, name: str) -> Callable[[str], None] | None:
+    """``on_cell`` with the notebook's name before the cell, for a submission of several."""
+    return None if on_cell is None else (lambda label: on_cell(f"{name} {label}"))
 

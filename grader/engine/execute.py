@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -35,13 +35,15 @@ from grader.wire import clean_environment
 
 __all__ = ["Kernel", "execute", "run_notebook"]
 
+CellHook = Callable[[str], None]  # called with "cell 5" as each code cell starts
+
 TRUNCATION_NOTE = "[d2l-grade: output beyond"
 MEMORY_MARKERS = ("can't allocate memory", "not enough memory", "cannot allocate memory", "bad_alloc",
                   "out of memory")
 
 
 async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | None, list[KernelCall]],
-                     run: ExecutionRun, nonce: str) -> None:
+                     run: ExecutionRun, nonce: str, on_cell: CellHook | None = None) -> None:
     client, summary = kernel.client, run.summary
     nb = prepared.nb
     stopped = ""
@@ -82,6 +84,7 @@ async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | No
             await probes(index)
             continue
         client.current = index
+        _announce(on_cell, _label(origin))
         started = time.monotonic()
         fired = asyncio.Event()
         memory_kills = kernel.sandbox.memory_kills()
@@ -142,6 +145,15 @@ def _memory_error(ename: str, evalue: str) -> bool:
     return ename == "MemoryError" or any(m in evalue.lower() for m in MEMORY_MARKERS)
 
 
+def _announce(on_cell: CellHook | None, label: str) -> None:
+    """Tell the progress display which cell starts; its failure never stops grading."""
+    if on_cell is not None:
+        try:
+            on_cell(label)
+        except Exception:  # noqa: BLE001 - a display problem is not the submission's
+            pass
+
+
 def _label(origin: int | None) -> str:
     return "the injected parameters cell" if origin is None else f"cell {origin + 1}"
 
@@ -158,8 +170,9 @@ def _classify(cell: nbformat.NotebookNode, index: int, client: GradingClient, re
 
 async def run_notebook(prepared: Prepared, calls: Sequence[KernelCall], options: Options, *,
                        seed: int, kernel: Kernel | None = None, hide: Sequence[str] = (),
-                       nonce: str = "") -> ExecutionRun:
-    """Execute ``prepared`` in ``kernel`` (or a new one), sending ``calls`` where they belong."""
+                       nonce: str = "", on_cell: CellHook | None = None) -> ExecutionRun:
+    """Execute ``prepared`` in ``kernel`` (or a new one), sending ``calls`` where they belong;
+    ``on_cell(label)`` is called as each code cell starts (progress display)."""
     started = time.monotonic()
     run = ExecutionRun(ExecutionSummary(edits=list(prepared.edits), source_file=str(prepared.notebook.path)))
     by_cell: dict[int | None, list[KernelCall]] = {}
@@ -185,7 +198,7 @@ async def run_notebook(prepared: Prepared, calls: Sequence[KernelCall], options:
             options.begin_timeout)
         if status != "ok":
             raise RuntimeError(f"the grader's runtime could not start the submission: {message}")
-        await _run_cells(kernel, prepared, by_cell, run, nonce)
+        await _run_cells(kernel, prepared, by_cell, run, nonce, on_cell)
         run.events = {prepared.origin(i): ev for i, ev in kernel.client.events.items()
                       if i < len(prepared.nb.cells) and prepared.origin(i) is not None}
         for event_list in run.events.values():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from rich.console import Console
 from rich.markup import escape as escape_markup
@@ -157,16 +157,28 @@ def print_class_totals(db: Path, console: Console) -> None:
 
 
 @contextlib.contextmanager
-def grading_status(what: str, *, console: Console | None = None, enabled: bool = True) -> Iterator[None]:
-    """A spinner ``grading WHAT ... 12 s`` on a terminal while a notebook is graded; nothing elsewhere."""
+def grading_status(what: str, *, console: Console | None = None,
+                   enabled: bool = True) -> Iterator[Callable[[str], None] | None]:
+    """A spinner ``grading WHAT ... cell 5 ... 12 s`` on a terminal while a notebook is
+    graded; nothing elsewhere. Yields the hook that tells it which cell runs (None when
+    quiet), to pass as ``grade(..., on_cell=...)``."""
     console = console or Console(stderr=True, highlight=False)
     if not (enabled and console.is_terminal):
-        yield
+        yield None
         return
     started = time.monotonic()
-    with console.status(f"grading {escape(what)}") as status:
-        with _ticker(lambda: status.update(f"grading {escape(what)} ... {time.monotonic() - started:.0f} s")):
-            yield
+    running = {"cell": ""}
+
+    def line() -> str:
+        cell = f" ... {escape(running['cell'])}" if running["cell"] else ""
+        return f"grading {escape(what)}{cell} ... {time.monotonic() - started:.0f} s"
+
+    def on_cell(label: str) -> None:
+        running["cell"] = label
+
+    with console.status(line()) as status:
+        with _ticker(lambda: status.update(line())):
+            yield on_cell
 
 
 @contextlib.contextmanager

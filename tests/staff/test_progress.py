@@ -69,3 +69,18 @@ def test_report_help_lists_only_the_options_that_apply(capsys: pytest.CaptureFix
     assert "--threads" in text and "--isolation" in text
     for flag in ("--cell-timeout", "--memory-limit", "--figures", "--total-timeout", "--output-limit"):
         assert flag not in text
+
+
+def test_the_spinner_shows_the_cell_the_grader_runs(tmp_path: Path, options) -> None:  # type: ignore[no-untyped-def]
+    from grader.pipeline import grade
+    from nbfactory import code, notebook, write
+
+    path = write(notebook([code("x = 1"), code("y = 2")], exercises=["frobenius"]), tmp_path / "hw.ipynb")
+    heard: list[str] = []
+    terminal = Console(file=io.StringIO(), force_terminal=True)
+    with grading_status("hw.ipynb", console=terminal) as on_cell:
+        assert on_cell is not None
+        grade(path, options=options, on_cell=lambda label: (heard.append(label), on_cell(label)))
+    assert heard == ["cell 1", "cell 2"]
+    with grading_status("hw.ipynb", console=Console(file=io.StringIO())) as quiet:
+        assert quiet is None
