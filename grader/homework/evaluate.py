@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["assemble"]
 
+MAX_FIGURES = 12  # figures of exercise answers shown in a homework's HTML report
+
 ENVIRONMENT_ERRORS = ("ModuleNotFoundError",)
 ENVIRONMENT_MARKS = ("network access is disabled", "Name or service not known", "Temporary failure in name resolution")
 STATUS_RANK = {"correct": 2, "wrong": 1, "attempted": 0}
@@ -242,6 +244,18 @@ def _combine(hw: "Homework", found: dict[str, dict[str, Any]]) -> list[dict[str,
     return out
 
 
+def _answer_figures(parts: Sequence[_Part], limit: int = MAX_FIGURES) -> list[dict[str, Any]]:
+    """The figures drawn by the cells of recognised exercise answers, for the HTML report
+    (the student sees what was judged), each with its exercise and cell; at most ``limit``."""
+    out: list[dict[str, Any]] = []
+    for part in parts:
+        for recogniser, attempt, _ in part.answers:
+            for fig in part.run.figures(attempt.cells):
+                label = _label(CellRef(part.index, fig["cell"]), parts)
+                out.append({**fig, "exercise": recogniser.id, "label": f"{recogniser.id}, {label}"})
+    return out[:limit]
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items() if k != "traceback"}
@@ -392,7 +406,7 @@ def assemble(hw: "Homework", pairs: list[tuple["UnitContext", "ExecutionRun"]]) 
     typed = HomeworkResult.from_dict({
         "homework": hw.id, "section": hw.section, "notebooks": [p.name for p in parts], "sections": entries,
         "exercises": exercises, "models": model_dicts, "stored_outputs_elsewhere": findings.get(None, []),
-        "rubric": hw.rubric.describe()})
+        "rubric": hw.rubric.describe(), "figures": _answer_figures(parts)})
     extra = typed.to_dict()  # the documented JSON contract (docs/HOMEWORK.md), through its typed model
     return UnitResult(id=hw.id, title=hw.title, kind="homework", version=hw.version, tests=tests,
                       notes=_notes(found, parts), extra=extra)

@@ -139,6 +139,7 @@ class HomeworkResult:
     models: list[ModelResult] = field(default_factory=list)
     stored_outputs_elsewhere: list[dict[str, Any]] = field(default_factory=list)
     rubric: dict[str, Any] = field(default_factory=dict)
+    figures: list[dict[str, Any]] = field(default_factory=list)  # drawn by exercise answers (line data)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (what ``UnitResult.extra`` stores)."""

@@ -125,7 +125,10 @@ def _figures(unit: UnitResult, references: Sequence[dict[str, Any]]) -> str:
     for i in range(max(len(figures), len(references))):
         mine = figure_png(figures[i])[0] if i < len(figures) else None
         ref = figure_png(references[i])[0] if i < len(references) else None
-        where = f" (cell {figures[i]['cell'] + 1})" if i < len(figures) and isinstance(figures[i].get("cell"), int) else ""
+        where = ""
+        if i < len(figures):
+            label, cell = figures[i].get("label"), figures[i].get("cell")
+            where = f" ({label})" if isinstance(label, str) else f" (cell {cell + 1})" if isinstance(cell, int) else ""
         parts.append('<div class="pair">' + _image(mine, f"Your figure {i + 1}{where}")
                      + _image(ref, f"Reference figure {i + 1}") + "</div>")
     return "".join(parts)
