@@ -79,6 +79,12 @@ class CellRecord:
     output_bytes: int = 0
     truncated: bool = False
     source_file: str = ""
+    label: str = ""  # "code cell 3": how reports name the cell (older rows: empty)
+
+    @property
+    def where(self) -> str:
+        """The cell as reports name it."""
+        return self.label or f"cell {self.index + 1}"
 
 
 @dataclass
@@ -89,13 +95,15 @@ class Edit:
     line: int
     kind: str
     original: str
+    label: str = ""  # "code cell 3" (older rows: empty)
 
     @property
     def note(self) -> str:
         """The line and why it was not run, for the reports."""
         why = {"install": "nothing is installed while grading; the grader's environment has the course's packages",
                "matplotlib magic": "figures are drawn headless while grading, and the grader reads them"}
-        return f"cell {self.cell + 1}, line {self.line}: {self.original} (not run: {why.get(self.kind, self.kind)})"
+        where = self.label or f"cell {self.cell + 1}"
+        return f"{where}, line {self.line}: {self.original} (not run: {why.get(self.kind, self.kind)})"
 
 
 @dataclass

@@ -73,10 +73,10 @@ def test_ignored_interrupt_gets_the_kernel_killed(tmp_path: Path, options: Optio
 def test_dead_kernel_is_an_outcome(tmp_path: Path, options: Options) -> None:
     r = run(tmp_path, options, [code("x = 1"), code("import os\nos._exit(0)"), code("y = 2")],
             [value_call("x", 0), value_call("y", None)])
-    assert r.summary.outcome == "dead_kernel" and r.summary.message == "the kernel died in cell 2"
+    assert r.summary.outcome == "dead_kernel" and r.summary.message == "the kernel died in code cell 2"
     assert [c.status for c in r.summary.cells] == ["ok", "error", "not_run"]
     assert read_answer(Value("x"), r.answers["x"]) == 1
-    assert read_answer(Value("y"), r.answers["y"]) == Missing("the kernel died in cell 2")
+    assert read_answer(Value("y"), r.answers["y"]) == Missing("the kernel died in code cell 2")
 
 
 def test_output_is_capped_per_cell(tmp_path: Path, options: Options) -> None:

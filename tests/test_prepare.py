@@ -27,7 +27,7 @@ def test_install_lines_and_matplotlib_magic_are_neutralised(tmp_path: Path) -> N
     assert [(e.cell, e.line, e.kind) for e in p.edits] == [
         (0, 1, "install"), (0, 2, "install"), (0, 3, "install"), (0, 4, "matplotlib magic"), (1, 2, "install"),
         (2, 2, "install")]
-    assert p.edits[0].note == ("cell 1, line 1: !pip install d2l==1.0.3 (not run: nothing is installed while grading; "
+    assert p.edits[0].note == ("code cell 1, line 1: !pip install d2l==1.0.3 (not run: nothing is installed while grading; "
                                "the grader's environment has the course's packages)")
     assert p.edits[3].note.endswith("%matplotlib inline (not run: figures are drawn headless while grading, "
                                     "and the grader reads them)")

@@ -62,7 +62,7 @@ def assess(result: SubmissionResult) -> Graded:
     else:
         stuck = [(e, c) for e in result.executions for c in e.cells if c.status in ("timeout", "killed")]
         outcome = "cell_timeout" if stuck else "completed"
-        message = "; ".join(f"{Path(e.source_file).name}: cell {c.index + 1} {c.evalue}" for e, c in stuck)
+        message = "; ".join(f"{Path(e.source_file).name}: {c.where} {c.evalue}" for e, c in stuck)
     status: SubmissionStatus = "error" if outcome == "startup_failed" else "graded"
     return Graded(status, outcome, message, result.seconds, result)
 

@@ -60,8 +60,8 @@ async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | No
                 if answer.status in ("killed", "dead_kernel") or answer.status != "ok" and not await kernel.alive():
                     # the student's function killed the kernel (os._exit), ignored the
                     # interrupt, or broke the messaging: nothing after this can run
-                    where = "before the first cell" if after == -1 else f"after {_label(prepared.origin(after))}" \
-                        if after is not None else "after the last cell"
+                    where = ("before the first cell" if after == -1 else "after the last cell" if after is None
+                             else f"after {_label(prepared.origin(after), prepared)}")
                     summary.outcome = "timeout" if answer.status == "killed" else "dead_kernel"
                     what = {"killed": "ignored the interrupt after its time limit; the kernel was killed",
                             "tampered": "broke the kernel's messaging protocol; the kernel was stopped"}
@@ -74,17 +74,17 @@ async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | No
         if cell.cell_type != "code":
             await probes(index)
             continue
-        record = CellRecord(index=origin if origin is not None else -1, status="ok")
+        record = CellRecord(index=origin if origin is not None else -1, status="ok", label=_label(origin, prepared))
         if stopped or time.monotonic() > client.deadline:
             if not stopped:
                 stopped = "the notebook's total time limit was reached"
-                summary.outcome, summary.message = "timeout", stopped + f" before {_label(origin)}"
+                summary.outcome, summary.message = "timeout", stopped + f" before {_label(origin, prepared)}"
             record.status = "not_run"
             summary.cells.append(record)
             await probes(index)
             continue
         client.current = index
-        _announce(on_cell, _label(origin))
+        _announce(on_cell, _label(origin, prepared))
         started = time.monotonic()
         fired = asyncio.Event()
         memory_kills = kernel.sandbox.memory_kills()
@@ -102,21 +102,21 @@ async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | No
                 record.ename = "DeadKernel"
                 record.evalue = "the kernel died while running this cell (e.g. os._exit, a crash)"
                 summary.outcome = "dead_kernel"
-                stopped = f"the kernel died in {_label(origin)}"
+                stopped = f"the kernel died in {_label(origin, prepared)}"
             elif killed:
                 record.ename, record.evalue = "Timeout", "did not stop after being interrupted; kernel killed"
                 summary.outcome = "timeout"
-                stopped = f"{_label(origin)} ran past its time limit and ignored the interrupt"
+                stopped = f"{_label(origin, prepared)} ran past its time limit and ignored the interrupt"
             else:
                 record.ename, record.evalue = "MemoryError", "memory limit exceeded"
                 summary.outcome = "memory_limit"
-                stopped = f"memory limit exceeded in {_label(origin)}"
+                stopped = f"memory limit exceeded in {_label(origin, prepared)}"
             summary.message = stopped
         except MalformedMessage:
             await kernel.kill()
             record.status, record.ename, record.evalue = "error", "ProtocolError", MALFORMED
             summary.outcome = "dead_kernel"
-            stopped = summary.message = f"the kernel broke the messaging protocol in {_label(origin)}"
+            stopped = summary.message = f"the kernel broke the messaging protocol in {_label(origin, prepared)}"
         else:
             _classify(cell, index, client, record)
             if record.status in ("error", "timeout") and kernel.sandbox.memory_kills() > memory_kills:
@@ -126,10 +126,10 @@ async def _run_cells(kernel: Kernel, prepared: Prepared, calls: Mapping[int | No
                 record.evalue = f"a process it started was killed at the memory limit ({record.evalue})"
             if record.status == "memory":
                 summary.outcome = "memory_limit"
-                stopped = summary.message = f"memory limit exceeded in {_label(origin)}"
+                stopped = summary.message = f"memory limit exceeded in {_label(origin, prepared)}"
             elif record.status == "timeout" and time.monotonic() >= client.deadline - 0.5:
                 summary.outcome = "timeout"
-                stopped = summary.message = f"the notebook's total time limit was reached in {_label(origin)}"
+                stopped = summary.message = f"the notebook's total time limit was reached in {_label(origin, prepared)}"
         watchdog.cancel()
         record.seconds = round(time.monotonic() - started, 3)
         record.output_bytes = client.output_bytes.get(index, 0)
@@ -154,8 +154,12 @@ def _announce(on_cell: CellHook | None, label: str) -> None:
             pass
 
 
-def _label(origin: int | None) -> str:
-    return "the injected parameters cell" if origin is None else f"cell {origin + 1}"
+def _label(origin: int | None, prepared: Prepared) -> str:
+    """How reports name a submitted cell (``code cell 3``); None is the injected cell."""
+    if origin is None:
+        return "the injected parameters cell"
+    cells = prepared.notebook.cells
+    return cells[origin].label if 0 <= origin < len(cells) else f"cell {origin + 1}"
 
 
 def _classify(cell: nbformat.NotebookNode, index: int, client: GradingClient, record: CellRecord) -> None:
@@ -205,8 +209,9 @@ async def run_notebook(prepared: Prepared, calls: Sequence[KernelCall], options:
             for event in event_list:
                 run.summary.network_attempts += event.get("network", [])
         run.summary.network_attempts = run.summary.network_attempts[:50]
-        run.summary.malformed = [f"{_label(prepared.origin(i) if 0 <= i < len(prepared.nb.cells) else None)}: {problem}"
-                                 for i, problem in kernel.client.malformed]
+        origins = [prepared.origin(i) if 0 <= i < len(prepared.nb.cells) else None for i, _ in kernel.client.malformed]
+        run.summary.malformed = [f"{_label(origin, prepared)}: {problem}"
+                                 for origin, (_, problem) in zip(origins, kernel.client.malformed)]
         if await kernel.alive():
             env = await probe(kernel, KernelCall("environment", {
                 "steps": [["env", {"kind": "call", "fn": {"kind": "runtime", "name": "environment"}}]],

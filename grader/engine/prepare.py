@@ -77,7 +77,7 @@ def translate(value: Any) -> str:
     raise TypeError(f"cannot write a parameter of type {type(value).__name__}")
 
 
-def _neutralise(source: str, cell: int) -> tuple[str, list[Edit]]:
+def _neutralise(source: str, cell: int, label: str = "") -> tuple[str, list[Edit]]:
     edits: list[Edit] = []
     shell = bool(SHELL_CELL.match(source))
     lines = source.splitlines()
@@ -87,7 +87,7 @@ def _neutralise(source: str, cell: int) -> tuple[str, list[Edit]]:
             if m and not (shell and number == 0):
                 noop = ":" if shell else "pass"
                 lines[number] = f"{m.group('indent')}{noop}  # d2l-grade: not run while grading: {line.strip()}"
-                edits.append(Edit(cell=cell, line=number + 1, kind=kind, original=line.strip()[:200]))
+                edits.append(Edit(cell=cell, line=number + 1, kind=kind, original=line.strip()[:200], label=label))
                 break
     return "\n".join(lines), edits
 
@@ -105,7 +105,8 @@ def prepare(notebook: Notebook, parameters: Mapping[str, Any] | None = None) -> 
     prepared = Prepared(notebook=notebook, nb=nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.source, edits = _neutralise(cell.source, cell.metadata["d2l_grade"]["origin"])
+            origin = cell.metadata["d2l_grade"]["origin"]
+            cell.source, edits = _neutralise(cell.source, origin, notebook.cells[origin].label)
             prepared.edits += edits
     if parameters:
         where = next((i for i, c in enumerate(nb.cells) if PARAMETERS_TAG in c.metadata.get("tags", [])), None)

@@ -15,9 +15,11 @@ import numpy as np
 from grader.homework.checkpoints import (Call, Checkpoint, close, each, equal, figure_shows, frame_is, grad_close, images_shown, raises,
                            satisfies, shape_is, where)
 from grader.homework.unit import Homework
-from grader.homework.recognise import (AbaloneFractions, ActivationComparison, BackwardTwice, Broadcast3D, CompareOperators,
-                                       ControlFlowGrad, InitRuns, OhmFit, PlanckFit, RemoveSaveHyperparameters,
-                                       RowNormalise, SinDerivative, Sweep)
+from grader.homework.recognise import (AbaloneFractions, ActivationComparison, AxisSums, BackwardTwice, Broadcast3D,
+                                       ChainRuleDerivative, ColumnsByName, CompareOperators, ControlFlowGrad,
+                                       DeeperMLP, GradientShape, InitRuns, LastBatch, LenFirstAxis, NormManyAxes,
+                                       OhmFit, PlanckFit, PReLUDerivative, RemoveSaveHyperparameters, RowNormalise,
+                                       SinDerivative, Sweep, SwishDerivative, TransposeIdentity)
 from grader.homework.rubric import ModelGoal, Rubric
 from grader.homework.sections import SectionSpec
 
@@ -202,17 +204,31 @@ EXERCISES = (
     CompareOperators("2.1-1", section="2.1", title="other comparison operators on X and Y"),
     Broadcast3D("2.1-2", section="2.1", title="broadcasting with 3-D tensors"),
     AbaloneFractions("2.2-1", section="2.2", title="Abalone: missing values and variable types"),
+    ColumnsByName("2.2-2", section="2.2", title="columns selected by name rather than by position"),
+    TransposeIdentity("2.3-1", section="2.3", title="the transpose of the transpose is A", kind="twice"),
+    TransposeIdentity("2.3-2", section="2.3", title="the sum of transposes is the transpose of the sum", kind="sum"),
+    TransposeIdentity("2.3-3", section="2.3", title="A + A^T is symmetric", kind="symmetric"),
+    LenFirstAxis("2.3-4", section="2.3", title="len of a (2, 3, 4) tensor", min_axes=3),
+    LenFirstAxis("2.3-5", section="2.3", title="which axis len gives, for tensors of any shape", min_axes=2, shapes=2),
     RowNormalise("2.3-6", section="2.3", title="A / A.sum(axis=1): what happens and why"),
+    AxisSums("2.3-8", section="2.3", title="shapes of the sums of a 3-D tensor along axes 0, 1 and 2"),
+    NormManyAxes("2.3-9", section="2.3", title="linalg.norm of a tensor with three or more axes"),
     BackwardTwice("2.5-2", section="2.5", title="backward run twice on one graph"),
     ControlFlowGrad("2.5-3", section="2.5", title="the control-flow function on a random vector or matrix"),
     SinDerivative("2.5-4", section="2.5", title="plot sin and its derivative by autograd"),
+    ChainRuleDerivative("2.5-6", section="2.5", title="the chain rule for log(x^2) sin x + 1/x, checked by autograd"),
     RemoveSaveHyperparameters("3.2-2", section="3.2", title="B without save_hyperparameters"),
     InitRuns("3.4-1", section="3.4", title="zero or variance-1000 initialisation"),
     OhmFit("3.4-2", section="3.4", title="a resistance learnt with autograd (Ohm)"),
     PlanckFit("3.4-3", section="3.4", title="a temperature fitted with Planck's law"),
+    LastBatch("3.4-7", section="3.4", title="the last minibatch when the batch size does not divide the examples"),
+    PReLUDerivative("5.1-2", section="5.1", title="the derivative of pReLU"),
+    SwishDerivative("5.1-3", section="5.1", title="the derivative of Swish"),
     ActivationComparison("5.1-act", section="5.1", title="activation functions compared by training"),
     Sweep("5.2-1", section="5.2", title="hidden units swept", parameter="num_hiddens"),
+    DeeperMLP("5.2-2", section="5.2", title="an MLP with an extra hidden layer"),
     Sweep("5.2-4", section="5.2", title="learning rates swept", parameter="lr"),
+    GradientShape("5.3-1", section="5.3", title="the shape of the gradient with respect to a matrix"),
 )
 
 # The forwards of the book's from-scratch classifiers and the helpers they call: a

@@ -36,6 +36,7 @@ class Cell:
     metadata: dict[str, Any] = field(default_factory=dict)
     stored_text: str = ""
     stored_count: int | None = None
+    number: int = 0  # 1-based among the notebook's cells of this kind (code cells: Jupyter's [n] after Run All)
 
     @property
     def is_code(self) -> bool:
@@ -43,8 +44,9 @@ class Cell:
 
     @property
     def label(self) -> str:
-        """How reports name this cell: 1-based, as a student counts cells."""
-        return f"cell {self.index + 1}"
+        """How reports name this cell: ``code cell 5`` is the fifth code cell, the one
+        Jupyter numbers ``[5]`` after Restart & Run All (markdown cells count apart)."""
+        return f"{self.kind} cell {self.number or self.index + 1}"
 
     def exercise_tags(self) -> list[str]:
         return [t[len(EXERCISE_TAG):] for t in self.tags if t.startswith(EXERCISE_TAG)]
@@ -139,6 +141,7 @@ def read_notebook(path: str | Path) -> Notebook:
     raw = path.read_bytes()
     data = _parse(path, raw)
     cells, notes, seen_ids = [], [], set()
+    numbers: dict[str, int] = {}
     for index, entry in enumerate(data["cells"]):
         if not isinstance(entry, dict) or "cell_type" not in entry:
             raise NotebookError.from_path(path, f"cell {index + 1} is malformed (no cell_type)")
@@ -148,7 +151,9 @@ def read_notebook(path: str | Path) -> Notebook:
         seen_ids.add(cell_id)
         meta = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
         tags = tuple(str(t) for t in meta.get("tags", []) if isinstance(t, str))
-        cells.append(Cell(index=index, kind=str(entry["cell_type"]), source=_text(entry.get("source")),
+        kind = str(entry["cell_type"])
+        numbers[kind] = numbers.get(kind, 0) + 1
+        cells.append(Cell(index=index, kind=kind, number=numbers[kind], source=_text(entry.get("source")),
                           tags=tags, metadata=meta, stored_text=_stored_text(entry.get("outputs")),
                           stored_count=entry.get("execution_count") if isinstance(entry.get("execution_count"), int) else None))
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}

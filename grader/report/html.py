@@ -246,7 +246,7 @@ def _execution(run: ExecutionSummary) -> str:
         lines.append(f"<li>{_e(edit.note)}</li>")
     for cell in run.cells:
         if cell.status not in ("ok", "not_run"):
-            lines.append(f"<li>cell {cell.index + 1}: {_e(cell.ename)}: {_e(cell.evalue.splitlines()[0] if cell.evalue else '')}</li>")
+            lines.append(f"<li>{_e(cell.where)}: {_e(cell.ename)}: {_e(cell.evalue.splitlines()[0] if cell.evalue else '')}</li>")
     not_run = [str(c.index + 1) for c in run.cells if c.status == "not_run"]
     if not_run:
         lines.append(f"<li>cells not run: {', '.join(not_run)}</li>")

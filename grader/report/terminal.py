@@ -55,7 +55,7 @@ def _execution(console: Console, run: ExecutionSummary, many: bool) -> None:
         console.print(f"  {escape(edit.note)}")
     for cell in run.cells:
         if cell.status not in ("ok", "not_run"):
-            console.print(f"  cell {cell.index + 1}: {escape(cell.ename)}: {escape(cell.evalue.splitlines()[0] if cell.evalue else '')}")
+            console.print(f"  {escape(cell.where)}: {escape(cell.ename)}: {escape(cell.evalue.splitlines()[0] if cell.evalue else '')}")
     not_run = [c.index + 1 for c in run.cells if c.status == "not_run"]
     if not_run:
         console.print(f"  cells not run: {', '.join(map(str, not_run))}")

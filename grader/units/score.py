@@ -191,7 +191,7 @@ def cell_notes(records: Sequence[CellRecord], region: Sequence[int]) -> list[str
         if record.index in region and record.status != "ok":
             what = {"error": f"raised {record.ename}: {record.evalue}", "not_run": "was not run",
                     "timeout": "timed out", "killed": "was killed", "memory": "exceeded the memory limit"}
-            notes.append(f"cell {record.index + 1} {what.get(record.status, record.status)}".strip())
+            notes.append(f"{record.where} {what.get(record.status, record.status)}".strip())
     return notes
 
 

@@ -40,9 +40,9 @@ def test_every_submission_is_recorded_whatever_it_did(graded_class: GradedClass)
     carol = _rows(graded_class.db, "SELECT message FROM submissions WHERE student_id = 'carol'")[0][0]
     assert carol.endswith("carol.ipynb: is not valid JSON (line 1: Expecting value); is it really a .ipynb?")
     erin = _rows(graded_class.db, "SELECT message FROM submissions WHERE student_id = 'erin'")[0][0]
-    assert erin == "erin.ipynb: cell 7 interrupted after 3 s"
+    assert erin == "erin.ipynb: code cell 3 interrupted after 3 s"
     frank = _rows(graded_class.db, "SELECT message FROM submissions WHERE student_id = 'frank'")[0][0]
-    assert frank == "frank.ipynb: the kernel died in cell 2"
+    assert frank == "frank.ipynb: the kernel died in code cell 2"
 
 
 def test_a_folder_is_one_submission_of_all_its_notebooks(graded_class: GradedClass) -> None:
@@ -61,7 +61,7 @@ def test_summary_counts_and_failures(graded_class: GradedClass) -> None:
     assert "6 submissions, 0 already in the gradebook; grading 6 with 2 local workers" in out
     assert "5  graded" in out and "1    stopped: the kernel died" in out and "3    completed" in out and "1    a cell interrupted at its time limit" in out
     assert "1  invalid notebooks" in out
-    assert "carol: invalid:" in out and "erin: cell_timeout: erin.ipynb: cell 7 interrupted after 3 s" in out
+    assert "carol: invalid:" in out and "erin: cell_timeout: erin.ipynb: code cell 3 interrupted after 3 s" in out
     summary = json.loads(_rows(graded_class.db, "SELECT summary FROM runs")[0][0])
     assert (summary["graded"], summary["invalid"], summary["errors"]) == (5, 1, 0)
     assert summary["outcomes"] == {"completed": 3, "cell_timeout": 1, "dead_kernel": 1}
@@ -104,9 +104,9 @@ def test_csv_export(graded_class: GradedClass, tmp_path: Path) -> None:
         ["dave", "7.0", "9.0", "77.8", "8.0", "8.0", "100.0", "15.0", "17.0", "88.2", "15.0", *unreviewed,
          "completed", ""],
         ["erin", "9.0", "9.0", "100.0", "", "", "", "9.0", "9.0", "100.0", "9.0", *unreviewed, "cell_timeout",
-         "erin.ipynb: cell 7 interrupted after 3 s"],
+         "erin.ipynb: code cell 3 interrupted after 3 s"],
         ["frank", "0.0", "9.0", "0.0", "", "", "", "0.0", "9.0", "0.0", "0.0", *unreviewed, "dead_kernel",
-         "frank.ipynb: the kernel died in cell 2"],
+         "frank.ipynb: the kernel died in code cell 2"],
     ]
     assert rows[3][-1].endswith("carol.ipynb: is not valid JSON (line 1: Expecting value); is it really a .ipynb?")
 

@@ -61,6 +61,6 @@ def test_hard_coded_examples_lose_the_hidden_points(grade_file: Grade, tmp_path:
 def test_torch_broadcast_shapes_is_not_allowed(grade_file: Grade, tmp_path: Path) -> None:
     result = grade_file(_prepend("    return tuple(torch.broadcast_shapes(shape_a, shape_b))", tmp_path / "h.ipynb"))
     assert find_test(result, "example pairs").message == \
-        "0 points: uses torch.broadcast_shapes (cell 3, line 6), which this exercise does not allow"
+        "0 points: uses torch.broadcast_shapes (code cell 1, line 6), which this exercise does not allow"
     assert find_test(result, "forbidden calls").status == "failed"
     assert result.score == 2   # only x3, y3, z3, which may use torch

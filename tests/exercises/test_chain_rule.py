@@ -48,7 +48,7 @@ def test_autograd_inside_the_hand_made_derivative(grade_file: Grade, tmp_path: P
     nb = from_solution(SOLUTION, {HAND: "    return df_autograd(x)"}, tmp_path / "sneaky.ipynb")
     result = grade_file(nb)
     message = find_test(result, "df_by_hand on hidden").message
-    assert message == "0 points: uses .requires_grad_ (cell 3, line 22), which this exercise does not allow (and 2 more)"
+    assert message == "0 points: uses .requires_grad_ (code cell 1, line 22), which this exercise does not allow (and 2 more)"
     assert find_test(result, "at x = 0.5").score == 0
     assert result.score == 4
 

@@ -35,7 +35,7 @@ def test_positions_forbidden_and_frame_for_series(grade_file: Grade, tmp_path: P
     result = grade_file(positional)
     assert result.score == 0
     assert find_test(result, "house frame").message == \
-        "0 points: uses .iloc (cell 3, line 7), which this exercise does not allow"
+        "0 points: uses .iloc (code cell 1, line 7), which this exercise does not allow"
     frame = from_solution(SOLUTION, {"return inputs, df[target]": "return inputs, df[[target]]"}, tmp_path / "frame.ipynb")
     result = grade_file(frame)
     assert result.score == 0

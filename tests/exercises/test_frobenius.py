@@ -30,7 +30,7 @@ def test_library_norm_is_forbidden(grade_file: Grade, tmp_path: Path) -> None:
     result = grade_file(nb)
     assert result.score == 0
     assert find_test(result, "hidden tensors").message == \
-        "0 points: uses torch.linalg.norm (cell 3, line 7), which this exercise does not allow"
+        "0 points: uses torch.linalg.norm (code cell 1, line 7), which this exercise does not allow"
 
 
 @pytest.mark.kernel

@@ -78,7 +78,7 @@ def test_closed_form_is_forbidden(grade_file: Grade, tmp_path: Path) -> None:
     result = grade_file(nb)
     assert result.score == 0
     assert find_test(result, "hidden data").message.startswith(
-        "0 points: uses numpy.polyfit (cell 3, line 8), which this exercise does not allow")
+        "0 points: uses numpy.polyfit (code cell 1, line 8), which this exercise does not allow")
     assert find_test(result, "forbidden calls").message.startswith("uses numpy.polyfit")
 
 

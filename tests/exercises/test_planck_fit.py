@@ -75,7 +75,7 @@ def test_scipy_zeroes_only_the_fit(grade_file: Grade, tmp_path: Path) -> None:
                        tmp_path / "scipy.ipynb")
     result = grade_file(nb)
     assert find_test(result, "hidden noisy spectra").message.startswith(
-        "0 points: uses scipy.optimize.curve_fit (cell 6, line 4), which this exercise does not allow")
+        "0 points: uses scipy.optimize.curve_fit (code cell 3, line 4), which this exercise does not allow")
     assert find_test(result, "gradients from autograd").score == 0
     assert find_test(result, "planck on hidden").score == 3
     assert result.score == 4

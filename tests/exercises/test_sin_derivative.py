@@ -18,7 +18,7 @@ Grade = Callable[..., object]
 def test_cos_is_not_allowed_even_as_a_method(grade_file: Grade, tmp_path: Path) -> None:
     result = grade_file(from_solution(SOLUTION, {BODY: "    return x.cos()"}, tmp_path / "cos.ipynb"))
     assert result.score == 0
-    assert find_test(result, "hidden inputs").message.startswith("0 points: uses .cos (cell 3, line 10)")
+    assert find_test(result, "hidden inputs").message.startswith("0 points: uses .cos (code cell 1, line 10)")
     assert find_test(result, "autograd").message == ("sin_derivative does not call .backward() or "
                                                      "torch.autograd.grad: the gradient must come from "
                                                      "automatic differentiation")

@@ -100,6 +100,6 @@ def test_torch_optim_zeroes_only_training(grade_file: Grade, tmp_path: Path) -> 
                        tmp_path / "optim.ipynb")
     result = grade_file(nb)
     assert find_test(result, "recover w and b").message.startswith(
-        "0 points: uses torch.optim.SGD (cell 5, line 4), which this exercise does not allow")
+        "0 points: uses torch.optim.SGD (code cell 2, line 4), which this exercise does not allow")
     assert find_test(result, "std per scheme").score == 3
     assert result.score == 4

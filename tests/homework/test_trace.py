@@ -69,6 +69,24 @@ def test_a_cell_records_shapes_errors_and_autograd(runtime: Any) -> None:
         "grad_ops": [["sin", [4], True]], "frames": [], "truncated": False}}
 
 
+def test_len_norms_and_whole_tensor_equality_keep_their_number(runtime: Any) -> None:
+    def cell() -> None:
+        X = torch.arange(24.0).reshape(2, 3, 4)
+        print(len(X), torch.linalg.norm(X), torch.equal(X.mT.mT, X))
+        try:
+            torch.linalg.norm(torch.arange(24).reshape(2, 3, 4))  # an integer tensor: torch refuses
+        except RuntimeError:
+            pass
+
+    trace = _run_cell(runtime, cell)["trace"]
+    norm = trace["ops"][1].pop()
+    assert norm == [pytest.approx(65.757129, abs=1e-5)]   # sqrt(0^2 + ... + 23^2) = sqrt(4324), in float32
+    assert trace["ops"] == [["len", [[2, 3, 4]], None, 1, 2], ["norm", [[2, 3, 4]], None, 1],
+                            ["equal", [[2, 3, 4], [2, 3, 4]], None, 1, 1]]
+    assert [(e[0], e[1], e[2]) for e in trace["errors"]] == [("linalg_norm", [[2, 3, 4]], "RuntimeError")]
+    assert "floating point" in trace["errors"][0][3]
+
+
 def test_probes_paused_training_and_quiet_cells_send_nothing(runtime: Any) -> None:
     probe = "__import__('sys').modules['_d2lgrade_runtime'].answer('{}')"
     assert _run_cell(runtime, lambda: torch.ones(2, 3, 4) + torch.ones(3, 4), probe) == {}

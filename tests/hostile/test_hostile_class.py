@@ -130,7 +130,7 @@ def test_a_class_with_attackers(tmp_path: Path) -> None:
     assert mallory.result is not None
     run = mallory.result.executions[0]
     refused = "\n".join(run.malformed)
-    assert run.malformed[0].startswith("cell 1: ")  # the forging cell
+    assert run.malformed[0].startswith("code cell 1: ")  # the forging cell
     for problem in ("malformed figure from the kernel: axes[0].lines[0]: is an integer, not an object",
                     "malformed figure from the kernel: is a string, not an object",
                     "event field 'network' was dropped: network: is an integer, not a list",

@@ -35,7 +35,7 @@ def test_memory_limit_keeps_earlier_results(grade_cells) -> None:  # type: ignor
     result = grade_cells(graded("blob = bytearray(30 * 2**30)", "after = 1"))
     summary = result.executions[0]
     assert summary.outcome == "memory_limit"
-    assert summary.message == "memory limit exceeded in cell 2"
+    assert summary.message == "memory limit exceeded in code cell 2"
     assert [(c.index, c.status, c.ename) for c in summary.cells] == [
         (0, "ok", ""), (1, "memory", "MemoryError"), (2, "not_run", "")]
     assert_broadcast_only(result)  # probed right after cell 1, before the allocation
@@ -58,7 +58,7 @@ def test_memory_limit_counts_the_kernels_children_together(grade_cells, options:
     assert (record.status, record.ename) == ("memory", "MemoryError")
     assert record.evalue.startswith("a process it started was killed at the memory limit (")
     assert "-9" in record.evalue  # the child the cgroup's OOM killer chose
-    assert (summary.outcome, summary.message) == ("memory_limit", "memory limit exceeded in cell 2")
+    assert (summary.outcome, summary.message) == ("memory_limit", "memory limit exceeded in code cell 2")
     assert cell(result, 2).status == "not_run"
 
 

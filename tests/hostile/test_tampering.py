@@ -75,7 +75,7 @@ def test_patched_json_loads_makes_the_kernel_deaf_not_the_grader(grade_cells, mo
     assert cells_of(result) == [(0, "ok", "", ""), (1, "ok", "", ""),
                                 (2, "killed", "Timeout", "did not stop after being interrupted; kernel killed")]
     assert (result.executions[0].outcome, result.executions[0].message) == (
-        "timeout", "cell 3 ran past its time limit and ignored the interrupt")
+        "timeout", "code cell 3 ran past its time limit and ignored the interrupt")
     assert_broadcast_only(result)
 
 
@@ -84,7 +84,7 @@ def test_broken_message_serialiser_is_reported_not_a_crash(grade_cells) -> None:
     result = grade_cells(graded("import json\njson.dumps = lambda *a, **k: '{}'", "after = 1"))
     summary = result.executions[0]
     assert summary.outcome == "dead_kernel"
-    assert summary.message == "the kernel broke the messaging protocol in cell 2"
+    assert summary.message == "the kernel broke the messaging protocol in code cell 2"
     assert cells_of(result) == [(0, "ok", "", ""), (1, "error", "ProtocolError", grader.engine.kernel.MALFORMED),
                                 (2, "not_run", "", "")]
     assert_broadcast_only(result)  # probed after cell 1, before the patch
@@ -154,7 +154,7 @@ def test_exits_interrupts_and_a_deleted_working_directory(grade_cells) -> None: 
         (2, "error", "SystemExit", ""), (3, "error", "SystemExit", "3"), (4, "error", "KeyboardInterrupt", ""),
         (5, "error", "DeadKernel", "the kernel died while running this cell (e.g. os._exit, a crash)"),
         (6, "not_run", "", "")]
-    assert (result.executions[0].outcome, result.executions[0].message) == ("dead_kernel", "the kernel died in cell 6")
+    assert (result.executions[0].outcome, result.executions[0].message) == ("dead_kernel", "the kernel died in code cell 6")
     assert_broadcast_only(result)
 
 
@@ -183,7 +183,7 @@ def test_ignored_interrupt_in_a_graded_function_kills_the_kernel(grade_cells, mo
     function = function_with("import signal\nif len(shape_a) == 4:\n"
                              "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n    while True:\n        pass")
     result = grade_cells([code(function, TAG), code("after = 1")], probe_timeout=2.0, kill_grace=2.0)
-    stopped = ("the notebook's code called by the grader after cell 1 ignored the interrupt after its time limit; "
+    stopped = ("the notebook's code called by the grader after code cell 1 ignored the interrupt after its time limit; "
                "the kernel was killed")
     summary = result.executions[0]
     assert (summary.outcome, summary.message) == ("timeout", stopped)

@@ -81,6 +81,6 @@ def test_the_spinner_shows_the_cell_the_grader_runs(tmp_path: Path, options) -> 
     with grading_status("hw.ipynb", console=terminal) as on_cell:
         assert on_cell is not None
         grade(path, options=options, on_cell=lambda label: (heard.append(label), on_cell(label)))
-    assert heard == ["cell 1", "cell 2"]
+    assert heard == ["code cell 1", "code cell 2"]
     with grading_status("hw.ipynb", console=Console(file=io.StringIO())) as quiet:
         assert quiet is None

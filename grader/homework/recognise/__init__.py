@@ -14,16 +14,25 @@ A recogniser may also name the errors its exercise is *about* (the broadcasting
 of an attempt raising one of them is not a failure of the book code.
 
 The base classes and the helpers every recogniser uses live in ``base``; the recognisers
-themselves in one module per book chapter.
+themselves in one module per book chapter, plus ``errors_as_answers`` (errors that are the
+answer), ``linalg`` (2.3), ``derivatives`` (gradients compared with formulas), ``columns``
+(2.2's selection by name) and ``training`` (the last minibatch, a deeper MLP).
 """
 
 from grader.homework.recognise.base import Attempt, Evidence, Measured, Recogniser, constant_value, static_shape
 from grader.homework.recognise.chapter2 import AbaloneFractions, Broadcast3D, CompareOperators, SinDerivative
 from grader.homework.recognise.chapter3 import InitRuns, OhmFit, PlanckFit, RemoveSaveHyperparameters
 from grader.homework.recognise.chapter5 import ActivationComparison, Sweep
+from grader.homework.recognise.columns import ColumnsByName
+from grader.homework.recognise.derivatives import (ChainRuleDerivative, GradientShape, PReLUDerivative,
+                                                   SwishDerivative)
 from grader.homework.recognise.errors_as_answers import BackwardTwice, ControlFlowGrad, RowNormalise
+from grader.homework.recognise.linalg import AxisSums, LenFirstAxis, NormManyAxes, TransposeIdentity
+from grader.homework.recognise.training import DeeperMLP, LastBatch
 
 __all__ = ["Attempt", "Measured", "Evidence", "Recogniser", "CompareOperators", "Broadcast3D", "AbaloneFractions",
            "SinDerivative", "RemoveSaveHyperparameters", "InitRuns", "OhmFit", "PlanckFit",
            "ActivationComparison", "Sweep", "static_shape", "constant_value", "RowNormalise", "ControlFlowGrad",
-           "BackwardTwice"]
+           "BackwardTwice", "TransposeIdentity", "LenFirstAxis", "AxisSums", "NormManyAxes", "ChainRuleDerivative",
+           "PReLUDerivative", "SwishDerivative", "ColumnsByName", "LastBatch",
+           "DeeperMLP", "GradientShape"]

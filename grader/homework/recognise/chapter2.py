@@ -306,6 +306,8 @@ class SinDerivative(Recogniser):
             src = code.cell.source
             if code.tree is None or not re.search(r"\bsin\b", src) or not re.search(r"\.backward\(|autograd\.grad", src):
                 continue
+            if re.search(r"\blog\b", src):  # log(x^2) sin(x) + 1/x: the chain-rule exercise (2.5-6), not sin alone
+                continue
             reads: list[str] = []
             for node in ast.walk(code.tree):
                 if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and any(
