@@ -23,43 +23,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
 from grader.config import load_options  # noqa: E402
+from proctree import children, cmdline, memory  # noqa: E402
 from grader.pipeline import grade_async  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-PAGE = os.sysconf("SC_PAGE_SIZE")
 MiB = 1024 * 1024
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            tree.setdefault(ppid, []).append(int(entry))
-    return tree
-
-
 def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", encoding="ascii") as f:
-            return int(f.read().split()[1]) * PAGE
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
+    return memory(pid)[0]
 
 
 class MemorySampler(threading.Thread):
@@ -73,12 +48,12 @@ class MemorySampler(threading.Thread):
     def run(self) -> None:
         root = os.getpid()
         while not self.stop.is_set():
-            tree, pending, total = _children(), [root], 0
+            tree, pending, total = children(), [root], 0
             while pending:
                 pid = pending.pop()
                 rss = _rss(pid)
                 total += rss
-                if pid != root and "ipykernel" in _cmdline(pid):
+                if pid != root and "ipykernel" in cmdline(pid):
                     self.peak_kernel = max(self.peak_kernel, rss)
                 pending += tree.get(pid, [])
             self.peak_self = max(self.peak_self, _rss(root))

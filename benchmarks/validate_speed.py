@@ -24,46 +24,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
 from grader.config import load_options
+from proctree import descendants, memory
 from grader.pipeline import grade
 
 REPO = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
-
-
-def _tree(root: int) -> list[int]:
-    """``root`` and every descendant process."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        found.append(pid)
-        pending += children.get(pid, [])
-    return found
-
-
-def _memory(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) of ``pid`` in bytes; zeros once it is gone."""
-    values = {"Rss:": 0, "Pss:": 0}
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
-            for line in f:
-                key, *rest = line.split()
-                if key in values:
-                    values[key] = int(rest[0]) * 1024
-    except (OSError, ValueError):
-        pass
-    return values["Rss:"], values["Pss:"]
 
 
 class MemorySampler(threading.Thread):
@@ -78,8 +46,8 @@ class MemorySampler(threading.Thread):
         me = os.getpid()
         while not self.stop.is_set():
             pss = 0
-            for pid in _tree(me):
-                rss, share = _memory(pid)
+            for pid in descendants(me):
+                rss, share = memory(pid)
                 pss += share
                 if pid != me and _is_kernel(pid):
                     self.peak_kernel_rss = max(self.peak_kernel_rss, rss)

@@ -29,14 +29,14 @@ from grader.notebook.load import Notebook
 from grader.notebook.static import CellCode
 from grader.protocol import ExecutionRun, KernelCall
 from grader.results import UnitResult
-from grader.units.context import UnitContext
+from grader.units.context import UnitBase, UnitContext
 
 __all__ = ["Homework"]
 
 MODEL_PROBE_TIMEOUT = 300.0
 
 
-class Homework:
+class Homework(UnitBase):
     """One free-form homework: what its sections are and how its points are earned."""
 
     kind = "homework"
@@ -46,25 +46,16 @@ class Homework:
                  book_forwards: dict[str, str] | None = None, budget: dict[str, Any] | None = None,
                  limits: dict[str, Any] | None = None, summary: str = "", version: str = "1",
                  match_sections: int = 2) -> None:
+        super().__init__(budget, limits)
         self.id, self.title, self.section, self.version, self.summary = id, title, section, version, summary
         self.sections = tuple(sections)
         self.checkpoints = tuple(checkpoints)
         self.exercises = tuple(exercises)
         self.rubric = rubric
         self.book_forwards = dict(book_forwards or {})
-        self.budget = dict(budget or {})
-        self._limits = dict(limits or {})
         self.match_sections = match_sections
 
     # -- the Unit interface ------------------------------------------------------------
-
-    @property
-    def parameters(self) -> dict[str, Any]:
-        return dict(self.budget)
-
-    @property
-    def limits(self) -> dict[str, Any]:
-        return dict(self._limits)
 
     @property
     def points(self) -> float:

@@ -12,7 +12,7 @@ from grader.notebook.static import CellCode
 from grader.protocol import ExecutionRun, KernelCall
 from grader.results import UnitResult
 
-__all__ = ["UnitContext", "Unit"]
+__all__ = ["UnitContext", "Unit", "UnitBase"]
 
 
 @dataclass
@@ -50,3 +50,22 @@ class Unit(Protocol):
     def plan(self, ctx: UnitContext) -> list[KernelCall]: ...
 
     def evaluate(self, parts: list[tuple[UnitContext, ExecutionRun]]) -> UnitResult: ...
+
+
+class UnitBase:
+    """What every unit keeps the same way: the parameters injected into the notebook
+    (``budget``) and the options it needs raised (``limits``)."""
+
+    def __init__(self, budget: dict[str, Any] | None = None, limits: dict[str, Any] | None = None) -> None:
+        self.budget = dict(budget or {})
+        self._limits = dict(limits or {})
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Values injected as the notebook's parameters cell."""
+        return dict(self.budget)
+
+    @property
+    def limits(self) -> dict[str, Any]:
+        """Options (timeouts, memory) this unit needs raised."""
+        return dict(self._limits)

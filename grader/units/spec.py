@@ -38,7 +38,7 @@ from grader.protocol import ExecutionRun, KernelCall
 from grader.checking.probe import ProbeDescriptor, build_request
 from grader.results import UnitResult
 from grader.seeds import derive_seed, hidden_rng
-from grader.units.context import UnitContext
+from grader.units.context import UnitBase, UnitContext
 from grader.units.fixtures import probe_globals
 from grader.units.score import score_exercise
 from grader.notebook.static import NameFacts, name_facts
@@ -89,7 +89,7 @@ class TestSpec:
     params: tuple[str, ...]
 
 
-class Exercise:
+class Exercise(UnitBase):
     """One exercise: id, section, title, the names the notebook must define, probes, tests."""
 
     kind = "exercise"
@@ -97,23 +97,14 @@ class Exercise:
     def __init__(self, id: str, *, section: str, title: str, names: Sequence[str], version: str = "1",
                  summary: str = "", forbidden: Sequence[Forbidden] = (), limits: dict[str, Any] | None = None,
                  budget: dict[str, Any] | None = None, seeded_calls: bool = True) -> None:
+        super().__init__(budget, limits)
         self.id, self.section, self.title, self.version = id, section, title, version
         self.summary = summary
         self.names = tuple(names)
         self.forbidden = tuple(forbidden)
-        self._limits = dict(limits or {})
-        self.budget = dict(budget or {})
         self.seeded_calls = seeded_calls
         self.probes: dict[str, ProbeSpec] = {}
         self.tests: list[TestSpec] = []
-
-    @property
-    def parameters(self) -> dict[str, Any]:
-        return dict(self.budget)
-
-    @property
-    def limits(self) -> dict[str, Any]:
-        return dict(self._limits)
 
     @property
     def points(self) -> float:
