@@ -174,12 +174,7 @@ def _trace_pre_run(info=None):
 
 def _trace_cell_end():
     record, _trace["cell"] = _trace["cell"], None
-    if _trace["active"]:
-        _trace["active"] = False
-        try:
-            _trace["mode"].__exit__(None, None, None)
-        except Exception as exc:
-            _STATE.setdefault("hook_errors", []).append("trace exit: %s: %s" % (type(exc).__name__, exc))
+    _trace_leave()
     if record is None:
         return {}
     frames, _STATE["frames"] = _STATE.get("frames", []), []
@@ -193,14 +188,30 @@ def _trace_cell_end():
     return {"trace": out}
 
 
+def _trace_leave():
+    """Take the mode off torch's stack: while it is on, every torch call pays a Python
+    dispatch, recorded or not (a 10-epoch training ran 40 % slower with it merely paused)."""
+    if _trace["active"]:
+        _trace["active"] = False
+        try:
+            _trace["mode"].__exit__(None, None, None)
+        except Exception as exc:
+            _STATE.setdefault("hook_errors", []).append("trace exit: %s: %s" % (type(exc).__name__, exc))
+
+
 class _TracePause:
-    """``with _TracePause():`` stops recording (training loops), nestable."""
+    """``with _TracePause():`` stops recording (training loops), nestable; the mode leaves
+    torch's stack for the duration and comes back after."""
 
     def __enter__(self):
         _trace["paused"] += 1
+        if _trace["paused"] == 1:
+            _trace_leave()
 
     def __exit__(self, *exc):
         _trace["paused"] = max(0, _trace["paused"] - 1)
+        if _trace["paused"] == 0:
+            _trace_enter()
 
 
 def _note_frame(source, frame):
