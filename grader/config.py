@@ -20,7 +20,7 @@ from platformdirs import user_cache_dir
 from grader.errors import ConfigError
 
 __all__ = ["Options", "load_options", "option_fields", "options_reference", "threads_per_worker", "PACKAGE_DIR",
-           "CHECKOUT_DIR"]
+           "CHECKOUT_DIR", "forking", "for_many_notebooks"]
 
 GiB = 1024**3
 PACKAGE_DIR = Path(__file__).resolve().parent  # grader/
@@ -68,7 +68,7 @@ class Options:
     threads: int = option(0, help="Torch/BLAS threads in the kernel; 0 means all cores divided by the workers "
                                   "(at least 1).")
     isolation: str = option("auto", help="'auto' uses Linux namespaces when it can, 'strict' refuses to grade without them, 'off' runs a plain kernel.")
-    fork_kernels: bool = option(True, help="Fork each kernel from a template process that imported torch, numpy, pandas, matplotlib, d2l and ipykernel once, instead of starting a fresh Python; a fork that fails starts a fresh kernel and the report says so.")
+    fork_kernels: str = option("auto", help="'on' forks each kernel from a template process that imported torch, numpy, pandas, matplotlib, d2l and ipykernel once, instead of starting a fresh Python (a fork that fails starts a fresh kernel and the report says so); 'off' never forks; 'auto' forks where one grader grades many notebooks (batch, validate, calibrate) and starts a fresh kernel for a single notebook, whose template would cost more than it saves.")
     figures: bool = option(False, help="Keep PNG images of the student's figures (HTML reports turn this on).")
     secret: str = option("", env="GRADER_SECRET", flag=False, help="Instructor secret; hidden inputs and seeds derive from it. Empty means the public seed.")
     show_hidden: bool = option(False, help="Show hidden tests' inputs and expected values in reports. Off by default "
@@ -180,3 +180,13 @@ def options_reference() -> str:
             how.append(f"`${f.metadata['env']}`")
         rows.append(f"| `{f.name}` | `{default!r}` | {f.metadata['unit']} | {' '.join(how)} | {f.metadata['help']} |")
     return "\n".join(rows) + "\n"
+
+
+def forking(options: Options | None) -> bool:
+    """Whether kernels are forked from the template (``fork_kernels`` on, or a bool True)."""
+    return getattr(options, "fork_kernels", "off") in (True, "on")
+
+
+def for_many_notebooks(options: Options) -> Options:
+    """``options`` for a grader that grades many notebooks: 'auto' forking turns on."""
+    return dataclasses.replace(options, fork_kernels="on") if options.fork_kernels == "auto" else options

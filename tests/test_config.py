@@ -45,3 +45,13 @@ def test_public_seed_without_secret() -> None:
 def test_config_reference_doc_is_current() -> None:
     doc = (REPO / "docs" / "CONFIG.md").read_text(encoding="utf-8")
     assert options_reference() in doc, "docs/CONFIG.md is stale: regenerate the table with grader.config.options_reference()"
+
+
+def test_kernels_fork_by_default_only_where_one_grader_grades_many_notebooks() -> None:
+    from grader.config import for_many_notebooks, forking
+
+    default = Options()
+    assert default.fork_kernels == "auto" and not forking(default)  # one notebook: a fresh kernel
+    assert forking(for_many_notebooks(default))                     # batch, validate, calibrate
+    assert not forking(for_many_notebooks(Options(fork_kernels="off")))
+    assert forking(Options(fork_kernels="on"))

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from grader.config import Options, threads_per_worker
+from grader.config import Options, for_many_notebooks, threads_per_worker
 from grader.classroom.gradebook import Gradebook, Record, open_gradebook
 from grader.classroom.graded import Graded, grade_submission, internal_error, options_to_dict
 from grader.pipeline import grader_version
@@ -218,6 +218,7 @@ def grade_batch(root: str | Path, *, db: str | Path, options: Options, workers: 
     progress = progress or _Silent()
     root = Path(root)
     workers = workers or default_workers()
+    options = for_many_notebooks(options)
     if not options.threads and not dask_address:  # on Dask, each worker shares its own cores
         options = dataclasses.replace(options, threads=threads_per_worker(workers))
     summary = BatchSummary(workers=workers, backend="dask" if dask_address else "local")

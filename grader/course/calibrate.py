@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from grader.checking.calibration import Calibration, Stats, solution_digest
 from grader.course.validate import material_dirs
-from grader.config import threads_per_worker
+from grader.config import for_many_notebooks, threads_per_worker
 from grader.errors import InputError
 from grader.pipeline import grade_async, grader_version
 from grader.registry import get_exercise
@@ -51,6 +51,7 @@ def calibrate(exercise_id: str, runs: int, options: Any, workers: int = 0) -> Ca
         raise InputError("calibration needs at least 2 runs for a standard deviation")
     workers = max(1, workers or os.cpu_count() or 1)
     threads = threads_per_worker(workers, options.threads)
+    options = for_many_notebooks(options)
     seeds = tuple(f"calibration-{i + 1}" for i in range(runs))
     started = time.monotonic()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from grader.config import CHECKOUT_DIR, Options, threads_per_worker
+from grader.config import CHECKOUT_DIR, Options, for_many_notebooks, threads_per_worker
 from grader.errors import GraderError
 from grader.notebook.load import read_notebook, units_in_metadata
 from grader.pipeline import grade_async
@@ -104,4 +104,5 @@ def validate(ids: Sequence[str], options: Options, workers: int = 0) -> list[Val
     workers = workers or os.cpu_count() or 1
     if not options.threads:
         options = dataclasses.replace(options, threads=threads_per_worker(workers))
+    options = for_many_notebooks(options)
     return asyncio.run(_validate(ids, options, workers))

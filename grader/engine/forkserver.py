@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from grader.config import Options
+from grader.config import Options, forking
 from grader.engine.runtime import runtime_source
 from grader.engine.sandbox import JAIL, PASS_ENV, Sandbox, SandboxKernelManager, font_cache_files
 from grader.notebook.load import Notebook
@@ -338,7 +338,7 @@ class ForkedKernelManager(SandboxKernelManager):
 
 def kernel_manager(sandbox: Sandbox) -> SandboxKernelManager:
     """The kernel manager for ``sandbox``: forked when the ``fork_kernels`` option is on."""
-    if getattr(sandbox.options, "fork_kernels", False) and sys.platform.startswith("linux"):
+    if forking(sandbox.options) and sys.platform.startswith("linux"):
         return ForkedKernelManager(sandbox)
     return SandboxKernelManager(sandbox)
 
@@ -362,7 +362,7 @@ def heavy_imports(codes: Sequence[CellCode]) -> tuple[str, ...]:
 def notebook_preload(notebook: Notebook, options: Options) -> tuple[str, ...]:
     """What a kernel forked for ``notebook`` should find imported (nothing for a fresh one,
     which imports as the notebook does)."""
-    if not options.fork_kernels:
+    if not forking(options):
         return ()
     hidden = tuple(options.hide_modules)
     return tuple(m for m in heavy_imports(analyse(notebook.cells))

@@ -107,7 +107,7 @@ class Kernel:
         self.isolation: Isolation = detect_isolation(options.isolation)
         threads = threads or threads_per_worker(1, options.threads)
         self.sandbox = Sandbox(options, self.isolation, hide=list(hide), threads=threads)
-        self.km = kernel_manager(self.sandbox)  # forked from the template when options.fork_kernels
+        self.km = kernel_manager(self.sandbox)  # forked from the template when forking(options)
         self.client = GradingClient(nbformat.v4.new_notebook(), self.km, options)
         self.started = False
         self.startup_seconds = 0.0

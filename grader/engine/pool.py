@@ -25,7 +25,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from grader.config import Options
+from grader.config import Options, forking
 from grader.engine.kernel import Kernel
 from grader.engine.forkserver import FORKED, HEAVY_MODULES, describe_start, fork_server, heavy_imports
 
@@ -70,7 +70,7 @@ class KernelPool:
 
     def warm(self, key: KernelKey) -> None:
         """Start booting a kernel for ``key`` now; a later :meth:`take` of that key gets it."""
-        if getattr(key.options, "fork_kernels", False) and not self._template_warmed:
+        if forking(key.options) and not self._template_warmed:
             # a class imports everything sooner or later: the template does it once, when idle
             self._template_warmed = True
             fork_server().warm(HEAVY_MODULES)

@@ -154,7 +154,7 @@ def test_a_failed_fork_starts_a_fresh_kernel_and_says_why(monkeypatch: pytest.Mo
         raise forkserver.ForkError("the kernel template has 3 threads")
 
     monkeypatch.setattr(forkserver.ForkServer, "fork", refuse)
-    result = grade(SOLUTIONS / "frobenius.ipynb", options=dataclasses.replace(options, fork_kernels=True))
+    result = grade(SOLUTIONS / "frobenius.ipynb", options=dataclasses.replace(options, fork_kernels="on"))
     isolation = result.executions[0].isolation
     assert isolation["kernel_process"] == forkserver.FRESH
     assert isolation["fork_failed"].startswith("the kernel template has 3 threads")
@@ -173,7 +173,7 @@ def test_a_fork_that_fails_inside_the_jail_falls_back_cleanly(monkeypatch: pytes
     server = forkserver.ForkServer(jail=str(broken))
     monkeypatch.setattr(forkserver, "_servers", {os.getpid(): server})
     try:
-        result = grade(SOLUTIONS / "frobenius.ipynb", options=dataclasses.replace(options, fork_kernels=True))
+        result = grade(SOLUTIONS / "frobenius.ipynb", options=dataclasses.replace(options, fork_kernels="on"))
     finally:
         server.close()
     isolation = result.executions[0].isolation

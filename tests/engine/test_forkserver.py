@@ -99,7 +99,7 @@ def test_a_forked_kernel_preloads_the_notebooks_heavy_imports_except_hidden_ones
 
     nb = read_notebook(write(notebook([code("import torch\nfrom d2l import torch as d2l"),
                                        code("import matplotlib.pyplot as plt")]), tmp_path / "n.ipynb"))
-    assert forkserver.notebook_preload(nb, Options(fork_kernels=True)) == ("torch", "matplotlib.pyplot", "d2l.torch")
-    assert forkserver.notebook_preload(nb, Options(fork_kernels=True, hide_modules=("d2l",))) == \
+    assert forkserver.notebook_preload(nb, Options(fork_kernels="on")) == ("torch", "matplotlib.pyplot", "d2l.torch")
+    assert forkserver.notebook_preload(nb, Options(fork_kernels="on", hide_modules=("d2l",))) == \
         ("torch", "matplotlib.pyplot")
-    assert forkserver.notebook_preload(nb, Options(fork_kernels=False)) == ()  # a fresh kernel imports as it goes
+    assert forkserver.notebook_preload(nb, Options(fork_kernels="off")) == ()  # a fresh kernel imports as it goes
