@@ -165,6 +165,8 @@ def load_options(
         values[name] = _coerce(name, fields[name].type, raw)
     if values.get("isolation", "auto") not in {"auto", "strict", "off"}:
         raise ConfigError(f"isolation must be auto, strict or off, not {values['isolation']!r}")
+    if values.get("fork_kernels", "auto") not in {"auto", "on", "off"}:
+        raise ConfigError(f"fork_kernels must be auto, on or off, not {values['fork_kernels']!r}")
     return Options(**values, explicit=frozenset(given), config_path=str(path.resolve()) if path else "")
 
 

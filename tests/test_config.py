@@ -55,3 +55,10 @@ def test_kernels_fork_by_default_only_where_one_grader_grades_many_notebooks() -
     assert forking(for_many_notebooks(default))                     # batch, validate, calibrate
     assert not forking(for_many_notebooks(Options(fork_kernels="off")))
     assert forking(Options(fork_kernels="on"))
+
+
+def test_an_unknown_forking_mode_is_a_config_error() -> None:
+    from grader.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fork_kernels must be auto, on or off, not 'maybe'"):
+        load_options(env={}, flags={"fork_kernels": "maybe"})
