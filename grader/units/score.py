@@ -240,8 +240,9 @@ def score_exercise(exercise: Exercise, ctx: UnitContext, run: ExecutionRun) -> U
             notes.append(f"`{name}` is defined in {', '.join(where)}; graded as it stands after {where[-1]}")
     if not region:
         notes.append(f"no cell is tagged for `{exercise.id}` or defines {', '.join(exercise.names)}")
-    extra: dict[str, Any] = {"section": exercise.section, "cells": region, "answers": answers,
-                             "figures": run.figures(region)}
+    labels = ctx.labels()
+    figures = [{**fig, "label": labels.get(fig["cell"], f"cell {fig['cell'] + 1}")} for fig in run.figures(region)]
+    extra: dict[str, Any] = {"section": exercise.section, "cells": region, "answers": answers, "figures": figures}
     if curves:
         extra["curves"] = curves
     if exercise.budget:

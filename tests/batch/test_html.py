@@ -36,12 +36,12 @@ def test_report_shows_student_and_reference_figures(graded_class: GradedClass, t
     page = (tmp_path / "html" / "dave.html").read_text(encoding="utf-8")
     _self_contained(page)
     images = _images(page)
-    assert sorted(images) == ["Reference figure 1", "Your figure 1 (cell 7)"]
+    assert sorted(images) == ["Reference figure 1", "Your figure 1 (code cell 3)"]
     conn = sqlite3.connect(f"file:{graded_class.db}?mode=ro", uri=True)
     stored = json.loads(conn.execute("SELECT result_json FROM submissions WHERE student_id = 'dave'").fetchone()[0])
     conn.close()
     (sin,) = [u for u in stored["units"] if u["id"] == "sin_derivative"]
-    assert images["Your figure 1 (cell 7)"] == sin["extra"]["figures"][0]["png"]  # the kernel's own image
+    assert images["Your figure 1 (code cell 3)"] == sin["extra"]["figures"][0]["png"]  # the kernel's own image
     # The reference is the solution's own figure, from the cache `grade report` filled.
     (ref,) = reference.reference_figures(["sin_derivative"], options=options)["sin_derivative"]
     assert images["Reference figure 1"] == ref["png"]
@@ -75,7 +75,7 @@ def test_grade_one_notebook_to_html(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     page = out.read_text(encoding="utf-8")
     _self_contained(page)
-    assert sorted(_images(page)) == ["Reference figure 1", "Your figure 1 (cell 7)"]
+    assert sorted(_images(page)) == ["Reference figure 1", "Your figure 1 (code cell 3)"]
     assert "Total: 8 / 8 (100%)" in page
 
 
