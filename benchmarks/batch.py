@@ -5,10 +5,10 @@ names) are executed twice in one run:
 
 1. serially, each by a plain ``nbclient.NotebookClient`` with the default kernel and no
    sandbox (what a home-made grading loop does, before any grading);
-2. by ``grade batch --workers 2 --fork-kernels`` into a fresh gradebook: sandboxed
+2. by ``grade batch --workers 2 --fork-kernels on`` into a fresh gradebook: sandboxed
    kernels forked from a template that imported torch and the rest once, probes, checks,
    the gradebook and the warm kernel pool;
-3. with ``--fresh`` also by ``grade batch --no-fork-kernels`` (a fresh Python per kernel).
+3. with ``--fresh`` also by ``grade batch --fork-kernels off`` (a fresh Python per kernel).
 
 Prints the figures; the LAST line is the throughput ratio (serial seconds / batch seconds,
 forked kernels); target (issue 18) >= 8. The machine may be shared: the load average is
@@ -58,7 +58,7 @@ def batch(folder: Path, db: Path, workers: int, fork: bool = True) -> tuple[floa
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "grader", "batch", str(folder), "--db", str(db),
-                           "--workers", str(workers), "--fork-kernels" if fork else "--no-fork-kernels"],
+                           "--workers", str(workers), "--fork-kernels", "on" if fork else "off"],
                           env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
@@ -80,10 +80,10 @@ def main() -> None:
         print(f"serial plain nbclient: {serial:.1f} s ({len(paths) / serial * 60:.1f} notebooks/min)")
         if args.fresh:
             fresh, output = batch(Path(tmp, "class"), Path(tmp, "fresh.sqlite"), args.workers, fork=False)
-            _report(f"grade batch --workers {args.workers} --no-fork-kernels", fresh, output, len(paths))
+            _report(f"grade batch --workers {args.workers} --fork-kernels off", fresh, output, len(paths))
             print(f"throughput ratio, fresh kernels (batch / serial): {serial / fresh:.2f}")
         seconds, output = batch(Path(tmp, "class"), Path(tmp, "gradebook.sqlite"), args.workers)
-        _report(f"grade batch --workers {args.workers} --fork-kernels", seconds, output, len(paths))
+        _report(f"grade batch --workers {args.workers} --fork-kernels on", seconds, output, len(paths))
         print(f"load average after {os.getloadavg()[0]:.2f}")
     print(f"throughput ratio (batch / serial): {serial / seconds:.2f}")
 

@@ -1,8 +1,8 @@
 """Overhead of grading over plain execution, measured side by side in one run.
 
 Grades a reference solution with `grade` (sandboxed kernel, runtime, probes, checks) with
-forked kernels (``--fork-kernels``: a template process imports torch and the rest once
-and forks the kernel) and with a fresh kernel (``--no-fork-kernels``), and executes the
+forked kernels (``--fork-kernels on``: a template process imports torch and the rest once
+and forks the kernel) and with a fresh kernel (``--fork-kernels off``), and executes the
 same notebook with plain nbclient, alternating, a few times each. Every figure is the
 whole command, process start included. Prints each timing and, on the last line, the
 median ratio grade (forked) / nbclient. Target (issue 18): <= 0.5. The machine may be
@@ -38,7 +38,7 @@ def graded(path: Path, fork: bool) -> float:
     """Seconds for the whole `grade` command on ``path`` (process start included)."""
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "grader", str(path), "--json",
-                    "--fork-kernels" if fork else "--no-fork-kernels"], check=True, stdout=subprocess.DEVNULL, cwd=REPO)
+                    "--fork-kernels", "on" if fork else "off"], check=True, stdout=subprocess.DEVNULL, cwd=REPO)
     return time.perf_counter() - start
 
 

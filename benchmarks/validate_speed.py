@@ -69,7 +69,7 @@ def _is_kernel(pid: int) -> bool:
 
 def run(paths: list[Path], options: Any, fork: bool) -> None:
     """Grade ``paths`` one after another; print a line each, the total and the memory peaks."""
-    options = dataclasses.replace(options, fork_kernels=fork)
+    options = dataclasses.replace(options, fork_kernels="on" if fork else "off")
     sampler = MemorySampler()
     sampler.start()
     started = time.monotonic()
