@@ -1,8 +1,11 @@
 """Kernels forked from a template that imported everything once (option ``fork_kernels``).
 
 Starting a kernel costs seconds of CPU: Python, ipykernel, and torch with its friends, paid
-again for every submission. :class:`ForkServer` starts one template process per grader
-process (``forktemplate.py``) that does those imports once and then waits; each kernel is a
+again for every submission. A template process (``forktemplate.py``) does those imports
+once and then waits, shared by every grader of the same user and build on a private Unix
+socket (:func:`template_address`) and kept ``template_idle`` seconds after its last
+grader left, so that the next ``grade`` finds it warm; :class:`ForkServer` is one
+grader's connection to it, starting it when none runs. Each kernel is a
 fork of it that runs the jail's own steps in-process before any student code runs, then
 becomes an ipykernel on its own connection file (see ``forktemplate.py`` for what the child
 does and why the template stays single-threaded).
@@ -23,11 +26,15 @@ from __future__ import annotations
 import ast
 import asyncio
 import atexit
+import contextlib
+import hashlib
 import json
 import os
 import select
 import signal
+import site
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -51,6 +58,11 @@ __all__ = [
     "ForkedProcess",
     "describe_start",
     "fork_server",
+    "forks",
+    "spawn_template",
+    "template_address",
+    "template_dir",
+    "template_serving",
     "heavy_imports",
     "kernel_manager",
     "notebook_preload",
@@ -135,36 +147,106 @@ class ForkedProcess:
         self.send_signal(signal.SIGTERM)
 
 
-class ForkServer:
-    """One template process and the control socket to it (thread-safe, one fork at a time)."""
+SOCKET_PATH_MAX = 100  # a Unix socket's path holds 107 bytes; the socket's name takes 30
 
-    def __init__(self, python: str = sys.executable, jail: str = JAIL) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+def template_dir() -> Path:
+    """The private folder of this user's kernel templates' sockets (created 0700; refused
+    when it is not ours alone, since whoever connects may fork kernels)."""
+    bases = [b for b in (os.environ.get("XDG_RUNTIME_DIR"), tempfile.gettempdir()) if b]
+    fitting = [b for b in bases if len(os.fsencode(b)) + 40 <= SOCKET_PATH_MAX]
+    if not fitting:
+        raise ForkError(f"the temporary folder's path ({bases[-1]}) is too long for a Unix socket; kernels start fresh")
+    folder = Path(fitting[0]) / f"d2l-grade-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise ForkError(f"{folder} is not a folder of this user's alone; kernels start fresh")
+    return folder
+
+
+def template_address(python: str = sys.executable, jail: str = JAIL) -> Path:
+    """The socket of the template for this build: a change of Python, installed packages,
+    runtime, template or jail code, or kernel environment names another template."""
+    key = hashlib.sha256()
+    for part in (python, Path(TEMPLATE).read_text(), Path(jail).read_text(), runtime_source(),
+                 json.dumps(template_env(), sort_keys=True)):
+        key.update(part.encode() + b"\0")
+    for folder in sorted(set(site.getsitepackages())):  # pip install and uninstall touch it
+        with contextlib.suppress(OSError):
+            key.update(str(os.stat(folder).st_mtime_ns).encode())
+    return template_dir() / f"template-{key.hexdigest()[:16]}.sock"
+
+
+def _connect(path: Path) -> socket.socket | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        sock.connect(str(path))
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def spawn_template(path: Path, python: str = sys.executable, jail: str = JAIL, idle: float = 0) -> subprocess.Popen:
+    """Start a template serving ``path`` in its own session (it outlives this grader when
+    ``idle`` > 0); it exits at once if another one serves ``path`` already."""
+    with open(path.with_suffix(".log"), "ab") as log:
+        process = subprocess.Popen(
+            [python, "-s", TEMPLATE, str(path), jail, str(idle)], env=template_env(), stdin=subprocess.PIPE,
+            stdout=log, stderr=log, cwd=tempfile.gettempdir(), start_new_session=True)
+    assert process.stdin is not None
+    with contextlib.suppress(OSError):
+        process.stdin.write(runtime_source().encode())
+        process.stdin.close()
+    return process
+
+
+class ForkServer:
+    """This grader's connection to the shared kernel template, which it starts when none
+    serves this build (thread-safe, one fork at a time)."""
+
+    def __init__(self, python: str = sys.executable, jail: str = JAIL, idle: float = 0) -> None:
         self._lock = threading.Lock()
         self.owner = os.getpid()
         self.started = time.monotonic()
-        try:
-            self.process = subprocess.Popen(
-                [python, "-s", TEMPLATE, str(theirs.fileno()), jail], env=template_env(), pass_fds=[theirs.fileno()],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                cwd=tempfile.gettempdir(), start_new_session=True)
-        finally:
-            theirs.close()
-        self.sock = ours
-        self.sock.send(json.dumps({"runtime": runtime_source()}).encode())
+        self.python, self.jail, self.idle = python, jail, idle
+        self.path = template_address(python, jail)
+        self.sock = _connect(self.path)
+        self.process = None if self.sock is not None else spawn_template(self.path, python, jail, idle)
         self.hello: dict[str, Any] | None = None
         self.problem = ""
+
+    def _reach(self, deadline: float) -> socket.socket:
+        """The connection, once the template we started listens (a template that lost the
+        race for the socket to another exits at once: we connect to the winner)."""
+        spawned = 1
+        while self.sock is None:
+            self.sock = _connect(self.path)
+            if self.sock is not None:
+                break
+            if self.process is not None and self.process.poll() is not None:
+                if spawned == 3:
+                    raise ForkError(f"the kernel template did not start (it exited with {self.process.returncode})")
+                spawned += 1
+                self.process = spawn_template(self.path, self.python, self.jail, self.idle)
+            if time.monotonic() > deadline:
+                raise ForkError("the kernel template did not start in time")
+            time.sleep(0.02)
+        return self.sock
 
     def ready(self, timeout: float = TEMPLATE_START_TIMEOUT) -> dict[str, Any]:
         """Wait for the template's imports; its greeting (imports that failed, threads)."""
         with self._lock:
             if self.hello is None and not self.problem:
-                self.sock.settimeout(timeout)
                 try:
-                    data = self.sock.recv(MESSAGE_MAX)
+                    sock = self._reach(time.monotonic() + timeout)
+                    sock.settimeout(timeout)
+                    data = sock.recv(MESSAGE_MAX)
+                except ForkError as exc:
+                    data, self.problem = b"", str(exc)
                 except OSError as exc:
-                    data = b""
-                    self.problem = f"the kernel template did not start ({exc})"
+                    data, self.problem = b"", f"the kernel template did not start ({exc})"
                 if data:
                     self.hello = _message(data)
                     if self.hello.get("threads") != 1:
@@ -179,12 +261,16 @@ class ForkServer:
     def warm(self, modules: Sequence[str]) -> None:
         """Have the template import ``modules`` while it has nothing else to do (a batch:
         every later kernel shares them). Returns at once."""
-        # No lock: a message without a reply cannot break the pairing of a fork request
-        # with its reply, and the lock may be held for the template's whole start.
-        try:
-            self.sock.send(json.dumps({"warm": list(modules)}).encode())
-        except OSError:
-            pass  # its kernels will say why they were not forked
+        def send() -> None:
+            try:
+                self.ready()
+                assert self.sock is not None
+                self.sock.send(json.dumps({"warm": list(modules)}).encode())
+            except (OSError, ForkError):
+                pass  # its kernels will say why they were not forked
+        # In a thread: the template may still be importing. A message without a reply
+        # cannot break the pairing of a fork request with its reply.
+        threading.Thread(target=send, daemon=True).start()
 
     def fork(self, request: dict[str, Any], timeout: float = 60.0) -> ForkedProcess:
         """A kernel forked into its sandbox (``request``: the jail's ``stage`` and ``spec``, the
@@ -193,6 +279,7 @@ class ForkServer:
         when the fork or any sandbox step in the child failed (the child is then gone)."""
         self.ready()
         with self._lock:
+            assert self.sock is not None
             self.sock.settimeout(timeout)
             try:
                 self.sock.send(json.dumps({"fork": True, "preload": list(request.get("preload", []))}).encode())
@@ -218,17 +305,15 @@ class ForkServer:
         return process
 
     def close(self) -> None:
-        """Stop the template (kernels it forked die with it)."""
+        """Hang up: the kernels forked for us die; the template serves others, or exits
+        when idle."""
         if os.getpid() != self.owner:
-            return  # a forked copy of the grader: the template is its parent's
-        try:
-            self.sock.close()
-        finally:
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            return  # a forked copy of the grader: the connection is its parent's
+        with self._lock:
+            if self.sock is not None:
+                self.sock.close()
+                self.sock = None
+                self.problem = self.problem or "closed"
 
 
 def _message(data: bytes) -> dict[str, Any]:
@@ -271,14 +356,43 @@ _servers: dict[int, ForkServer] = {}
 _servers_lock = threading.Lock()
 
 
-def fork_server() -> ForkServer:
-    """This process's template, started on first use (again in a forked worker process)."""
+def fork_server(idle: float = 0) -> ForkServer:
+    """This process's connection to the shared template, made on first use (again in a
+    forked worker process); a template it starts exits after ``idle`` seconds unused."""
     with _servers_lock:
         server = _servers.get(os.getpid())
         if server is None:  # a template that died is not restarted: its kernels start fresh
-            server = _servers[os.getpid()] = ForkServer()
+            server = _servers[os.getpid()] = ForkServer(idle=idle)
             atexit.register(server.close)
         return server
+
+
+def template_serving(options: Options) -> bool:
+    """For ``fork_kernels = auto`` on one notebook: whether a shared template has done its
+    imports already, so that a fork costs nothing to start. When none is running, one is
+    started in the background for the next grades (``template_idle`` > 0), and this
+    kernel starts fresh."""
+    if options.fork_kernels != "auto" or options.template_idle <= 0 or not sys.platform.startswith("linux"):
+        return False
+    with _servers_lock:
+        if os.getpid() in _servers:
+            return True
+    try:
+        path = template_address()
+    except (OSError, ForkError):
+        return False
+    sock = _connect(path)
+    if sock is None:
+        with contextlib.suppress(OSError):
+            spawn_template(path, idle=options.template_idle)
+        return False
+    with sock:  # a template that has done its imports greets at once; one still importing does not
+        return bool(select.select([sock], [], [], 0.05)[0])
+
+
+def forks(options: Options) -> bool:
+    """Whether kernels graded under ``options`` are forked from the template."""
+    return forking(options) or template_serving(options)
 
 
 class ForkedKernelManager(SandboxKernelManager):
@@ -317,7 +431,8 @@ class ForkedKernelManager(SandboxKernelManager):
                    "log": str(self.sandbox.root / "kernel.log"), "threads": self.sandbox.threads,
                    "preload": list(self.preload), "hide_modules": list(self.sandbox.options.hide_modules)}
         try:
-            return fork_server().fork(request, timeout=max(60.0, self.startup_timeout()))
+            server = fork_server(self.sandbox.options.template_idle)
+            return server.fork(request, timeout=max(60.0, self.startup_timeout()))
         except OSError as exc:
             raise ForkError(f"{type(exc).__name__}: {exc}") from None
         except ForkError as exc:
@@ -338,7 +453,7 @@ class ForkedKernelManager(SandboxKernelManager):
 
 def kernel_manager(sandbox: Sandbox) -> SandboxKernelManager:
     """The kernel manager for ``sandbox``: forked when the ``fork_kernels`` option is on."""
-    if forking(sandbox.options) and sys.platform.startswith("linux"):
+    if sys.platform.startswith("linux") and forks(sandbox.options):
         return ForkedKernelManager(sandbox)
     return SandboxKernelManager(sandbox)
 
@@ -362,7 +477,7 @@ def heavy_imports(codes: Sequence[CellCode]) -> tuple[str, ...]:
 def notebook_preload(notebook: Notebook, options: Options) -> tuple[str, ...]:
     """What a kernel forked for ``notebook`` should find imported (nothing for a fresh one,
     which imports as the notebook does)."""
-    if not forking(options):
+    if not forks(options):
         return ()
     hidden = tuple(options.hide_modules)
     return tuple(m for m in heavy_imports(analyse(notebook.cells))

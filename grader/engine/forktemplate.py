@@ -1,7 +1,7 @@
 """The kernel template: imports what every kernel needs once, then forks kernels on request.
 
-Run as a script by :mod:`grader.engine.forkserver` (``python -s forktemplate.py FD JAIL``)
-with the kernels' scrubbed baseline environment, so it never holds the grader's secret or
+Started by :mod:`grader.engine.forkserver` (``python -s forktemplate.py SOCKET JAIL IDLE``,
+the runtime's source on stdin) with the kernels' scrubbed baseline environment, so it never holds the grader's secret or
 options. It imports only the standard library and the kernel's own modules (ipykernel at
 start; torch, numpy, pandas, matplotlib on Agg, torchvision, d2l when a fork request needs
 them or the grader asks it to warm up), never the grader package, and
@@ -10,7 +10,13 @@ thread, so a thread pool (OpenBLAS, OpenMP) or a lock held by another thread wou
 copied half-way. ``OPENBLAS_NUM_THREADS=1`` in its environment keeps numpy's BLAS from
 starting workers at import; each kernel sets its own thread counts.
 
-For every fork request on the control socket it imports the modules the request names
+It is shared: every grader of the same user and the same build (Python, installed
+packages, grader runtime, jail: all in the socket's name) connects to its Unix socket, in a
+folder only that user can enter, and the template checks the peer's uid. It serves until
+no grader has been connected for IDLE seconds, then removes its socket and exits; a lock
+file keeps two templates from serving one socket.
+
+For every fork request on a grader's connection it imports the modules the request names
 (if not yet done) and forks a child that
 
 1. runs the jail's own code (``jail.main``, the same steps as the fresh kernel's launcher:
@@ -25,19 +31,24 @@ The reply carries a pidfd of the child, the read end of its status pipe and the 
 of its request pipe (SCM_RIGHTS): the grader writes the kernel's request (the jail's stage
 and spec, the kernel command, log file, thread count) straight to the child, so no
 submission's paths ever pass through the template's memory, which every later fork copies.
-The template exits when the grader closes the control socket; every kernel dies with it
-(``PR_SET_PDEATHSIG``), as every kernel dies with its grader when started by the jail.
+The child keeps that grader's connection as its lifeline: the jail kills the kernel when
+the connection hangs up (the grader is gone), as a fresh kernel dies with its grader
+through ``PR_SET_PDEATHSIG``; and every kernel dies with the template.
 """
 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import importlib.util
 import json
 import os
+import select
 import signal
 import socket
+import struct
 import sys
+import time
 from typing import Any
 
 # What every kernel imports: ipykernel and what its start-up imports (its debugger loads
@@ -185,7 +196,7 @@ def _read_request(fd: int, base_data: int) -> dict:
     return request
 
 
-def child(request_fd: int, status_fd: int, jail: Any, template: int, base_data: int) -> None:
+def child(request_fd: int, status_fd: int, jail: Any, template: int, base_data: int, lifeline: int) -> None:
     """The forked kernel: its request, the jail's steps, then the kernel. Never returns."""
     try:
         request = _read_request(request_fd, base_data)
@@ -219,7 +230,7 @@ def child(request_fd: int, status_fd: int, jail: Any, template: int, base_data: 
         os.chdir(request["cwd"])
         if cmd[1:3] != ["-m", "ipykernel_launcher"]:
             raise RuntimeError(f"not a kernel command: {cmd[:3]}")
-        jail.main([request["stage"], json.dumps(request["spec"]), "--", *cmd], exec_kernel=become)
+        jail.main([request["stage"], json.dumps(request["spec"]), "--", *cmd], exec_kernel=become, lifeline=lifeline)
         raise RuntimeError("the jail returned without starting the kernel")
     except BaseException as exc:
         try:
@@ -270,9 +281,10 @@ def _reap() -> None:
             return
 
 
-def _fork(conn: socket.socket, jail: object, base_data: int) -> None:
+def _fork(conn: socket.socket, others: list[int], jail: object, base_data: int) -> None:
     """Fork a child; reply with its pidfd, the read end of its status pipe and the write
-    end of its request pipe."""
+    end of its request pipe. The child closes ``others`` (the listening socket, its lock,
+    the other graders' connections) and keeps ``conn`` as its lifeline."""
     threads = _thread_count()
     if threads != 1:
         conn.send(json.dumps({"error": f"the template has {threads} threads; a fork would copy them half-way"}).encode())
@@ -281,10 +293,9 @@ def _fork(conn: socket.socket, jail: object, base_data: int) -> None:
     request_r, request_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        conn.close()
-        os.close(status_r)
-        os.close(request_w)
-        child(request_r, status_w, jail, os.getppid(), base_data)
+        for fd in (*others, status_r, request_w):
+            os.close(fd)
+        child(request_r, status_w, jail, os.getppid(), base_data, conn.fileno())
     os.close(status_w)
     os.close(request_r)
     pidfd = os.pidfd_open(pid)
@@ -295,41 +306,139 @@ def _fork(conn: socket.socket, jail: object, base_data: int) -> None:
             os.close(fd)
 
 
-def main(argv: list[str]) -> None:
-    """``forktemplate.py FD JAIL``: serve the grader's messages on the socket FD until it
-    closes: ``{"warm": [modules]}`` (import them when idle, no reply) or ``{"fork": true,
-    "preload": [modules]}`` (import them, fork, reply with the child's handles)."""
-    if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
-        del sys.path[0]  # the grader's folder is no kernel's import path
-    conn = socket.socket(fileno=int(argv[0]))
-    jail = _load_jail(argv[1])
-    hello = json.loads(conn.recv(MESSAGE_MAX) or b"{}")
-    failed: dict = {}
-    _preload(hello.get("runtime", ""), failed)
-    base_data = _vm_data()
-    conn.send(json.dumps({"pid": os.getpid(), "failed": failed, "threads": _thread_count()}).encode())
-    warm: list[str] = []
-    while True:
-        _reap()
-        conn.settimeout(0.01 if warm else 1.0)
+def _lock(path: str) -> int | None:
+    """Hold the template's lock file for ``path``; None when another template holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _listen(path: str) -> socket.socket:
+    """The socket graders connect to (a stale one of a template that died is replaced)."""
+    if os.path.lexists(path):
+        os.unlink(path)  # we hold the lock: no live template serves it
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(path)
+    listener.listen(64)
+    return listener
+
+
+def _same_user(conn: socket.socket) -> bool:
+    """Whether the peer runs as our user (the folder is private too; this is the second lock)."""
+    _, uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return uid == os.getuid()
+
+
+class _Template:
+    """The serving loop's state: the listening socket, the graders' connections, modules to
+    import while idle."""
+
+    def __init__(self, path: str, lock: int, listener: socket.socket, jail: object, idle: float) -> None:
+        self.path, self.lock, self.jail, self.idle = path, lock, jail, idle
+        self.listener: socket.socket | None = listener
+        self.conns: list[socket.socket] = []
+        self.failed: dict = {}
+        self.warm: list[str] = []
+        self.base_data = 0
+        self.idle_since = time.monotonic()
+
+    def serve(self) -> None:
+        """Until idle for ``idle`` seconds with no grader connected (then it retires: a
+        later grader starts a new template) and every connection has closed."""
+        while self.listener is not None or self.conns:
+            _reap()
+            watched = [s for s in (self.listener, *self.conns) if s is not None]
+            ready = select.select(watched, [], [], 0.01 if self.warm else 1.0)[0]
+            if not ready and self.warm:
+                _import(self.warm.pop(0), self.failed)
+            for sock in ready:
+                if sock is self.listener:
+                    self.accept()
+                else:
+                    self.answer(sock)
+            if self.conns:
+                self.idle_since = time.monotonic()
+            elif self.listener is not None and time.monotonic() - self.idle_since >= self.idle:
+                self.retire()
+
+    def accept(self) -> None:
+        assert self.listener is not None
+        try:
+            conn, _ = self.listener.accept()
+        except BlockingIOError:
+            return
+        if not _same_user(conn):
+            conn.close()
+            return
+        hello = {"pid": os.getpid(), "failed": self.failed, "threads": _thread_count()}
+        try:
+            conn.send(json.dumps(hello).encode())
+        except OSError:
+            conn.close()
+            return
+        self.conns.append(conn)
+
+    def answer(self, conn: socket.socket) -> None:
+        """One grader's message: ``{"warm": [modules]}`` (import them when idle, no reply)
+        or ``{"fork": true, "preload": [modules]}`` (import them, fork, reply)."""
         try:
             data = conn.recv(MESSAGE_MAX)
-        except TimeoutError:
-            if warm:
-                _import(warm.pop(0), failed)
-            continue
+        except OSError:
+            data = b""
         if not data:
-            return  # the grader is gone: so are we, and (pdeathsig) every kernel we forked
+            self.conns.remove(conn)
+            conn.close()
+            return
         try:
             message = json.loads(data)
             if "warm" in message:
-                warm += [str(m) for m in message["warm"] if m not in warm]
-                continue
+                self.warm += [str(m) for m in message["warm"] if m not in self.warm]
+                return
             for name in message.get("preload", []):
-                _import(str(name), failed)
-            _fork(conn, jail, base_data)
+                _import(str(name), self.failed)
+            others = [s.fileno() for s in (self.listener, *self.conns) if s is not None and s is not conn]
+            _fork(conn, [*others, self.lock] if self.lock >= 0 else others, self.jail, self.base_data)
         except Exception as exc:
-            conn.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+            try:
+                conn.send(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+            except OSError:
+                pass
+
+    def retire(self) -> None:
+        """Stop being found (a grader arriving now starts a new template); serve the
+        connections already queued until they close."""
+        assert self.listener is not None
+        os.unlink(self.path)
+        os.close(self.lock)
+        self.lock = -1
+        self.listener.setblocking(False)
+        queued = len(self.conns)
+        self.accept()
+        while len(self.conns) > queued:
+            queued = len(self.conns)
+            self.accept()
+        self.listener.close()
+        self.listener = None
+
+
+def main(argv: list[str]) -> None:
+    """``forktemplate.py SOCKET JAIL IDLE`` with the runtime's source on stdin: import,
+    then serve graders on the Unix socket SOCKET until idle for IDLE seconds."""
+    if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]  # the grader's folder is no kernel's import path
+    path, jail_path, idle = argv[0], argv[1], float(argv[2])
+    runtime = sys.stdin.read()
+    lock = _lock(path + ".lock")
+    if lock is None:
+        return  # another template serves this socket: the grader that started us connects to it
+    template = _Template(path, lock, _listen(path), _load_jail(jail_path), idle)
+    _preload(runtime, template.failed)
+    template.base_data = _vm_data()
+    template.serve()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,10 @@ carries it out, as a fixed sequence of steps:
      it; the kernel gets uid/gid 1000 inside, a per-run unprivileged id outside), then
      new mount, PID, network, IPC and UTS namespaces;
   3. fork the kernel-to-be ("G", PID 1 of the new PID namespace), report what G
-     confirmed into ``RUN/jail.json``, wait for it and exit with its status.
+     confirmed into ``RUN/jail.json``, wait for it and exit with its status. A kernel
+     forked from the shared template (whose parent is the template, not the grader) also
+     watches a ``lifeline``, the grader's connection to the template: when it hangs up,
+     the grader is gone and G is killed, as the parent-death signal kills it otherwise.
 
 :func:`confine` (G, which becomes the kernel):
   4. publish the ipc folder: ``RUN/ipc`` on the host becomes a symlink into G's root, so
@@ -42,6 +45,7 @@ import json
 import os
 import re
 import resource
+import select
 import signal
 import sys
 from collections.abc import Callable
@@ -59,6 +63,7 @@ KERNEL_ID = 1000         # the kernel's uid and gid inside its user namespace
 HOST_ID_BASE = 1 << 30   # outside ids of a root grader's kernels: BASE + 2 * pid (+ 1 for the kernel)
 DEVICES = ("null", "zero", "full", "random", "urandom")
 SETUP_FAILED = 121       # exit status of a jail that could not confine the kernel
+GRADER_GONE = 122        # exit status of a jail whose grader hung up its lifeline
 ExecKernel = Callable[[str, list[str], dict[str, str]], None]  # os.execve's shape
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -149,9 +154,27 @@ def enter_namespaces(spec: dict) -> dict:
     return ident
 
 
-def launch(spec: dict, cmd: list[str], exec_kernel: ExecKernel = os.execve) -> None:
+def _wait_readable(fd: int, lifeline: int | None, kernel: int) -> None:
+    """Block until ``fd`` is readable. If the ``lifeline`` hangs up first, the grader is
+    gone: kill G (and with PID 1 its whole namespace) and exit."""
+    if lifeline is None:
+        return
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    poller.register(lifeline, 0)  # hang-up and error are always reported; its data is not ours
+    while True:
+        for ready, _ in poller.poll():
+            if ready == lifeline:
+                os.kill(kernel, signal.SIGKILL)
+                os._exit(GRADER_GONE)
+            if ready == fd:
+                return
+
+
+def launch(spec: dict, cmd: list[str], exec_kernel: ExecKernel = os.execve, lifeline: int | None = None) -> None:
     """Steps 1-3 (see the module docstring); never returns. ``exec_kernel`` replaces the
-    final ``execve`` of the kernel command (a forked kernel continues in-process)."""
+    final ``execve`` of the kernel command (a forked kernel continues in-process);
+    ``lifeline`` is a socket whose hang-up means the grader is gone."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader dies: so does the kernel
     _limits(spec.get("rlimits", {}))
     _join_cgroups(spec)
@@ -176,12 +199,18 @@ def launch(spec: dict, cmd: list[str], exec_kernel: ExecKernel = os.execve) -> N
     os.close(report_write)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle
     report = b""
-    while chunk := os.read(report_read, 65536):
+    while True:
+        _wait_readable(report_read, lifeline, kernel)
+        chunk = os.read(report_read, 65536)
+        if not chunk:
+            break
         report += chunk
     if report:
         fd = os.open("jail.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600, dir_fd=run_fd)
         os.write(fd, report)
         os.close(fd)
+    if lifeline is not None:
+        _wait_readable(os.pidfd_open(kernel), lifeline, kernel)
     _, status = os.waitpid(kernel, 0)
     code = os.waitstatus_to_exitcode(status)
     os._exit(128 - code if code < 0 else code)
@@ -390,11 +419,11 @@ def confine(spec: dict, ident: dict, cmd: list[str], report_fd: int, exec_kernel
     exec_kernel(cmd[0], cmd, spec["env"])
 
 
-def main(argv: list[str], exec_kernel: ExecKernel = os.execve) -> None:
+def main(argv: list[str], exec_kernel: ExecKernel = os.execve, lifeline: int | None = None) -> None:
     stage, raw_spec, sep, *cmd = argv
     if stage != "launch" or sep != "--" or not cmd:
         raise SystemExit("usage: jail.py launch SPEC -- CMD...")
-    launch(json.loads(raw_spec), cmd, exec_kernel)
+    launch(json.loads(raw_spec), cmd, exec_kernel, lifeline)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from grader.config import Options, forking
 from grader.engine.kernel import Kernel
-from grader.engine.forkserver import FORKED, HEAVY_MODULES, describe_start, fork_server, heavy_imports
+from grader.engine.forkserver import FORKED, HEAVY_MODULES, ForkError, describe_start, fork_server, heavy_imports
 
 __all__ = ["HEAVY_MODULES", "KernelKey", "KernelPool", "PoolStats", "heavy_imports"]
 
@@ -73,7 +73,10 @@ class KernelPool:
         if forking(key.options) and not self._template_warmed:
             # a class imports everything sooner or later: the template does it once, when idle
             self._template_warmed = True
-            fork_server().warm(HEAVY_MODULES)
+            try:
+                fork_server(key.options.template_idle).warm(HEAVY_MODULES)
+            except ForkError:
+                pass  # no template here: each kernel records why it started fresh
         task = asyncio.ensure_future(self._boot(key))
         self._ready.setdefault(key, deque()).append(task)
 

@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from queue import Empty
+
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.session import Session
@@ -391,6 +394,42 @@ class CheckedSession(Session):
             raise MalformedMessage(f"{type(exc).__name__}: {exc}") from None
 
 
+class PromptKernelClient(AsyncKernelClient):
+    """jupyter_client's client with a readiness check that returns as soon as the kernel
+    answered and IOPub is connected.
+
+    jupyter_client's own ``wait_for_ready`` ends with 0.2 s of silence on IOPub, a third of
+    a forked kernel's start. Waiting for that silence is not needed here: every reader of
+    IOPub (nbclient's cells, :meth:`Kernel.request`) keeps only messages whose parent is its
+    own request."""
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        while True:
+            self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=1)
+            except Empty:
+                reply = None
+            if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                try:  # a status message proves our IOPub subscription reaches the kernel
+                    await self.iopub_channel.get_msg(timeout=0.2)
+                except Empty:
+                    pass
+                else:
+                    self._handle_kernel_info_reply(reply)
+                    break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+        while True:  # drop what IOPub holds already, without waiting for more
+            try:
+                await self.iopub_channel.get_msg(timeout=0)
+            except Empty:
+                break
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """An ipykernel started through ``jail.py`` with the sandbox's spec, on Unix sockets."""
 
@@ -399,9 +438,15 @@ class SandboxKernelManager(AsyncKernelManager):
                          connection_file=str(sandbox.root / f"kernel-{uuid.uuid4().hex[:8]}.json"),
                          **kwargs)
         self.sandbox = sandbox
+        self.client_factory = PromptKernelClient
         self._kernel_spec = KernelSpec(
             argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             display_name="d2l-grade sandbox", language="python", interrupt_mode="message")
+
+    async def _async_wait(self, pollinterval: float = 0.1) -> None:
+        # jupyter_client checks every 0.1 s whether a killed kernel is gone: a tenth of a
+        # second more per kernel than a killed process takes to die.
+        await super()._async_wait(pollinterval=min(pollinterval, 0.01))
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)

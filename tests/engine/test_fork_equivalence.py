@@ -166,7 +166,7 @@ def test_a_fork_that_fails_inside_the_jail_falls_back_cleanly(monkeypatch: pytes
     # A jail that publishes the ipc link, as the real one does first, then fails.
     broken = tmp_path / "jail.py"
     broken.write_text("import json, os\n"
-                      "def main(argv, exec_kernel=None):\n"
+                      "def main(argv, exec_kernel=None, lifeline=None):\n"
                       "    spec = json.loads(argv[1])\n"
                       "    os.symlink('/nonexistent', spec['ipc_dir'])\n"
                       "    raise OSError(1, 'mount /: Operation not permitted')\n")
