@@ -11,7 +11,10 @@ names) are executed twice in one run:
 3. with ``--fresh`` also by ``grade batch --fork-kernels off`` (a fresh Python per kernel).
 
 Prints the figures; the LAST line is the throughput ratio (serial seconds / batch seconds,
-forked kernels); target (issue 18) >= 8. The machine may be shared: the load average is
+forked kernels); target (issue 18) >= 8. It also prints the bound the grading work itself
+sets: the gradebook's seconds per submission (the student's cells plus the grader's probes,
+such as training a student's model on hidden data) summed and divided by the workers is
+the least any schedule needs, so serial / that bound is the highest ratio reachable. The machine may be shared: the load average is
 printed before and after. Usage:
 ``python benchmarks/batch.py [--submissions 20] [--workers 2] [--fresh]``.
 """
@@ -22,6 +25,7 @@ import argparse
 import itertools
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -84,8 +88,17 @@ def main() -> None:
             print(f"throughput ratio, fresh kernels (batch / serial): {serial / fresh:.2f}")
         seconds, output = batch(Path(tmp, "class"), Path(tmp, "gradebook.sqlite"), args.workers)
         _report(f"grade batch --workers {args.workers} --fork-kernels on", seconds, output, len(paths))
+        busy = _graded_seconds(Path(tmp, "gradebook.sqlite"))
+        print(f"grading work: {busy:.1f} s summed over submissions; over {args.workers} workers at least "
+              f"{busy / args.workers:.1f} s, so the ratio can reach at most {serial / (busy / args.workers):.2f}")
         print(f"load average after {os.getloadavg()[0]:.2f}")
     print(f"throughput ratio (batch / serial): {serial / seconds:.2f}")
+
+
+def _graded_seconds(db: Path) -> float:
+    """Seconds the workers spent on the submissions, summed (from the gradebook)."""
+    with sqlite3.connect(db) as conn:
+        return float(conn.execute("SELECT COALESCE(SUM(seconds), 0) FROM submissions").fetchone()[0])
 
 
 def _report(what: str, seconds: float, output: str, count: int) -> None:
