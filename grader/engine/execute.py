@@ -23,10 +23,10 @@ import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from grader.config import Options
-from grader.engine.forkserver import describe_start, notebook_preload
+from grader.engine.forked import describe_start, notebook_preload
 from grader.engine.kernel import MALFORMED, GradingClient, Kernel, kill_after, probe
 from grader.engine.prepare import Prepared
-from grader.engine.sandbox import MalformedMessage
+from grader.engine.manager import MalformedMessage
 from grader.engine.runtime import begin_code
 from grader.protocol import ExecutionRun, KernelCall, RawAnswer
 from grader.results import CellRecord, ExecutionSummary

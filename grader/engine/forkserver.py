@@ -1,4 +1,4 @@
-"""Kernels forked from a template that imported everything once (option ``fork_kernels``).
+"""The kernel template that imported everything once, and a grader's connection to it.
 
 Starting a kernel costs seconds of CPU: Python, ipykernel, and torch with its friends, paid
 again for every submission. A template process (``forktemplate.py``) does those imports
@@ -10,21 +10,14 @@ fork of it that runs the jail's own steps in-process before any student code run
 becomes an ipykernel on its own connection file (see ``forktemplate.py`` for what the child
 does and why the template stays single-threaded).
 
-:class:`ForkedKernelManager` is the :class:`~grader.engine.sandbox.SandboxKernelManager`
-whose launch asks the template for a fork instead of running ``jail.py``. A fork that fails
-(no template, a template with threads, a jail ``exec`` the child cannot reproduce, a
-sandbox step that failed in the child) falls back to the fresh kernel of the sandbox on the
-same connection file, and :func:`describe_start` says so in the execution summary.
-
-The template imports ipykernel at once and the course's libraries on demand: the
-:data:`HEAVY_MODULES` a notebook imports (``preload``) before its kernel is forked, and all
-of them in the background when a batch's pool asks (:meth:`ForkServer.warm`).
+The template imports ipykernel at once and the course's libraries on demand: the heavy
+modules a notebook imports (``preload``) before its kernel is forked, and all of them in
+the background when a batch's pool asks (:meth:`ForkServer.warm`). ``forked.py`` holds
+the kernel manager that asks for forks.
 """
 
 from __future__ import annotations
 
-import ast
-import asyncio
 import atexit
 import contextlib
 import hashlib
@@ -40,46 +33,29 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from grader.config import Options, forking
+from grader.config import Options
 from grader.engine.runtime import runtime_source
-from grader.engine.sandbox import JAIL, PASS_ENV, Sandbox, SandboxKernelManager, font_cache_files
-from grader.notebook.load import Notebook
-from grader.notebook.static import CellCode, analyse
+from grader.engine.sandbox import JAIL, PASS_ENV, font_cache_files
 
 __all__ = [
-    "HEAVY_MODULES",
     "ForkError",
     "ForkServer",
-    "ForkedKernelManager",
     "ForkedProcess",
-    "describe_start",
     "fork_server",
-    "forks",
     "spawn_template",
     "template_address",
     "template_dir",
-    "template_serving",
-    "heavy_imports",
-    "kernel_manager",
-    "notebook_preload",
     "template_env",
+    "template_serving",
 ]
 
-# Modules worth importing before the student's first cell, in import order. Each costs
-# 0.1-3 s of CPU (measured: torch 1.8 s, d2l.torch 3.3 s more). A fresh kernel of the warm
-# pool imports only those its notebook imports (unused ones slow a batch down); the kernel
-# template imports each once for every kernel it forks.
-HEAVY_MODULES: tuple[str, ...] = ("torch", "numpy", "pandas", "matplotlib.pyplot", "torchvision", "d2l.torch")
 TEMPLATE = str(Path(__file__).with_name("forktemplate.py"))
 MESSAGE_MAX = 1 << 20
 TEMPLATE_START_TIMEOUT = 300.0  # importing torch on a loaded 2-core machine can take a minute
-FORKED = "forked from the grader's pre-imported kernel template"
-FRESH = "a fresh Python process"
-
 
 class ForkError(RuntimeError):
     """A kernel could not be forked from the template; the caller starts a fresh one."""
@@ -388,102 +364,3 @@ def template_serving(options: Options) -> bool:
         return False
     with sock:  # a template that has done its imports greets at once; one still importing does not
         return bool(select.select([sock], [], [], 0.05)[0])
-
-
-def forks(options: Options) -> bool:
-    """Whether kernels graded under ``options`` are forked from the template."""
-    return forking(options) or template_serving(options)
-
-
-class ForkedKernelManager(SandboxKernelManager):
-    """A sandboxed kernel forked from the template, else started fresh (and saying why)."""
-
-    def __init__(self, sandbox: Sandbox, **kwargs: Any) -> None:
-        super().__init__(sandbox, **kwargs)
-        self.start_note: dict[str, Any] = {}
-        self.preload: tuple[str, ...] = ()  # the heavy modules the notebook imports (Kernel.start sets it)
-
-    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-        try:
-            process = await asyncio.to_thread(self._fork, kernel_cmd)
-        except ForkError as exc:
-            self.start_note = {"kernel_process": FRESH, "fork_failed": str(exc)}
-            self._clear_failed_start()
-            await super()._async_launch_kernel(kernel_cmd, **kw)
-            return
-        provisioner = self.provisioner
-        assert provisioner is not None
-        provisioner.process = process  # type: ignore[attr-defined]
-        provisioner.pid = provisioner.pgid = process.pid  # type: ignore[attr-defined]
-        provisioner.cwd = str(self.sandbox.root)  # type: ignore[attr-defined]
-        self._reconcile_connection_info(provisioner.connection_info)
-        self.start_note = {"kernel_process": FORKED}
-
-    def _fork(self, kernel_cmd: list[str]) -> ForkedProcess:
-        # The command the fresh kernel gets: ``python -I -S jail.py STAGE SPEC -- KERNEL...``
-        try:
-            at = kernel_cmd.index(JAIL)
-            stage, spec = kernel_cmd[at + 1], json.loads(kernel_cmd[at + 2])
-            cmd = kernel_cmd[kernel_cmd.index("--", at) + 1:]
-        except (ValueError, IndexError) as exc:
-            raise ForkError(f"unexpected kernel command ({exc})") from None
-        request = {"stage": stage, "spec": spec, "cmd": cmd, "cwd": str(self.sandbox.root),
-                   "log": str(self.sandbox.root / "kernel.log"), "threads": self.sandbox.threads,
-                   "preload": list(self.preload), "hide_modules": list(self.sandbox.options.hide_modules)}
-        try:
-            server = fork_server(self.sandbox.options.template_idle)
-            return server.fork(request, timeout=max(60.0, self.startup_timeout()))
-        except OSError as exc:
-            raise ForkError(f"{type(exc).__name__}: {exc}") from None
-        except ForkError as exc:
-            tail = self.log_tail(300).strip().splitlines()
-            raise ForkError(f"{exc}{' (' + tail[-1] + ')' if tail else ''}") from None
-
-    def _clear_failed_start(self) -> None:
-        """Remove what a child that failed in the jail may have left in the run folder (the
-        published ipc link, the jail's report), so the fresh kernel's jail starts clean."""
-        for name in ("ipc", "jail.json"):
-            path = self.sandbox.root / name
-            if path.is_symlink() or path.is_file():
-                path.unlink()
-
-    def startup_timeout(self) -> float:
-        return float(self.sandbox.options.startup_timeout)
-
-
-def kernel_manager(sandbox: Sandbox) -> SandboxKernelManager:
-    """The kernel manager for ``sandbox``: forked when the ``fork_kernels`` option is on."""
-    if sys.platform.startswith("linux") and forks(sandbox.options):
-        return ForkedKernelManager(sandbox)
-    return SandboxKernelManager(sandbox)
-
-
-def _imported(tree: ast.AST) -> Iterable[str]:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            yield node.module
-            # ``from d2l import torch`` and ``from matplotlib import pyplot`` import submodules.
-            yield from (f"{node.module}.{alias.name}" for alias in node.names)
-
-
-def heavy_imports(codes: Sequence[CellCode]) -> tuple[str, ...]:
-    """The :data:`HEAVY_MODULES` a notebook imports anywhere in its code (by static reading)."""
-    names = {name for code in codes if code.tree is not None for name in _imported(code.tree)}
-    return tuple(h for h in HEAVY_MODULES if any(n == h or n.startswith(h + ".") for n in names))
-
-
-def notebook_preload(notebook: Notebook, options: Options) -> tuple[str, ...]:
-    """What a kernel forked for ``notebook`` should find imported (nothing for a fresh one,
-    which imports as the notebook does)."""
-    if not forks(options):
-        return ()
-    hidden = tuple(options.hide_modules)
-    return tuple(m for m in heavy_imports(analyse(notebook.cells))
-                 if not any(m == h or m.startswith(h + ".") for h in hidden))
-
-
-def describe_start(km: Any) -> dict[str, Any]:
-    """How the kernel process was made, for the execution summary's isolation record."""
-    return dict(getattr(km, "start_note", None) or {"kernel_process": FRESH})

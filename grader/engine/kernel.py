@@ -15,9 +15,10 @@ import nbformat
 from nbclient import NotebookClient
 
 from grader.config import Options, threads_per_worker
-from grader.engine.forkserver import kernel_manager
+from grader.engine.forked import kernel_manager
 from grader.engine.runtime import MIME_EVENT, MIME_RESULT, answer_code, boot_code
-from grader.engine.sandbox import Isolation, MalformedMessage, Sandbox, SandboxKernelManager, detect_isolation
+from grader.engine.manager import MalformedMessage, SandboxKernelManager
+from grader.engine.sandbox import Isolation, Sandbox, detect_isolation
 from grader.protocol import KernelCall, RawAnswer
 from grader.wire import EVENT_BYTES, LIMITS, RUN_EVENT_BYTES, WireError, check_tree, clean_event
 

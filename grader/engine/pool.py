@@ -7,7 +7,7 @@ while other submissions are being graded; when a notebook's turn comes,
 modules that notebook imports (found statically) already imported.
 
 With the ``fork_kernels`` option each kernel is a fork of this process's kernel template
-(:mod:`grader.engine.forkserver`), which imported torch and the rest once: a boot then
+(:mod:`grader.engine.forkserver`, :mod:`grader.engine.forked`), which imported torch and the rest once: a boot then
 costs the fork, the sandbox and ipykernel's start (well under a second), not the imports,
 and the preload is already done. :class:`PoolStats` counts the forked kernels and the ones
 that fell back to a fresh process.
@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 
 from grader.config import Options, forking
 from grader.engine.kernel import Kernel
-from grader.engine.forkserver import FORKED, HEAVY_MODULES, ForkError, describe_start, fork_server, heavy_imports
+from grader.engine.forked import FORKED, HEAVY_MODULES, describe_start, heavy_imports
+from grader.engine.forkserver import ForkError, fork_server
 
 __all__ = ["HEAVY_MODULES", "KernelKey", "KernelPool", "PoolStats", "heavy_imports"]
 

@@ -101,7 +101,7 @@ def test_a_boot_cancelled_midway_cleans_up() -> None:
 
 
 def test_forked_kernels_and_fork_fallbacks_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
-    from grader.engine.forkserver import FORKED, FRESH
+    from grader.engine.forked import FORKED, FRESH
 
     notes = iter([{"kernel_process": FORKED}, {"kernel_process": FRESH, "fork_failed": "no template"}, {}])
     original = FakeKernel.start

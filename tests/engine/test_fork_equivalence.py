@@ -17,6 +17,7 @@ from nbfactory import code, notebook, write
 from grader.checking.probe import Value, build_request, read_answer
 from grader.config import Options
 from grader.engine import forkserver
+from grader.engine.forked import FORKED, FRESH
 from grader.engine.execute import execute
 from grader.engine.prepare import prepare
 from grader.notebook.load import read_notebook
@@ -76,7 +77,7 @@ def test_solutions_and_stubs_score_the_same_in_forked_and_fresh_kernels(options:
     for fork in (False, True):
         runs = [grade(p, options=dataclasses.replace(options, fork_kernels=fork)) for p in paths]
         assert {r.executions[0].isolation["kernel_process"] for r in runs} == \
-            {forkserver.FORKED if fork else forkserver.FRESH}
+            {FORKED if fork else FRESH}
         scores[fork] = [[(t.name, t.score, t.max_score, t.status, t.message) for t in r.tests] for r in runs]
     assert scores[True] == scores[False]
     assert all(t[1] == 0 for stub in scores[True][len(CHEAP):] for t in stub)  # the stubs score nothing
@@ -126,7 +127,7 @@ except ModuleNotFoundError:
     assert answers["left"] == "written"
     hiding = dataclasses.replace(options, hide_modules=("pandas",))
     second, answers = _run(tmp_path, hiding, [look], ["found"], True, "second.ipynb")
-    assert {r.summary.isolation["kernel_process"] for r in (first, second)} == {forkserver.FORKED}
+    assert {r.summary.isolation["kernel_process"] for r in (first, second)} == {FORKED}
     assert answers["found"] == ["pandas refused"]
 
 
@@ -145,7 +146,7 @@ total = float(sum(x.sum() for x, _ in batches))
 same_cgroup = all(c == open('/proc/self/cgroup').read() for _, cs in batches for c in cs)
 """)]
     run, answers = _run(tmp_path, options, cells, ["total", "same_cgroup"], True)
-    assert run.summary.isolation["kernel_process"] == forkserver.FORKED
+    assert run.summary.isolation["kernel_process"] == FORKED
     assert answers == {"total": float(sum(i * i for i in range(64))), "same_cgroup": True}
 
 
@@ -156,7 +157,7 @@ def test_a_failed_fork_starts_a_fresh_kernel_and_says_why(monkeypatch: pytest.Mo
     monkeypatch.setattr(forkserver.ForkServer, "fork", refuse)
     result = grade(SOLUTIONS / "frobenius.ipynb", options=dataclasses.replace(options, fork_kernels="on"))
     isolation = result.executions[0].isolation
-    assert isolation["kernel_process"] == forkserver.FRESH
+    assert isolation["kernel_process"] == FRESH
     assert isolation["fork_failed"].startswith("the kernel template has 3 threads")
     assert result.score == result.max_score
 
@@ -177,7 +178,7 @@ def test_a_fork_that_fails_inside_the_jail_falls_back_cleanly(monkeypatch: pytes
     finally:
         server.close()
     isolation = result.executions[0].isolation
-    assert isolation["kernel_process"] == forkserver.FRESH
+    assert isolation["kernel_process"] == FRESH
     assert isolation["fork_failed"].startswith(
         "the forked kernel could not enter its sandbox: PermissionError: [Errno 1] mount /: Operation not permitted")
     assert result.score == result.max_score

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from grader.engine import forkserver
-from grader.engine.forkserver import FORKED, FRESH, ForkedProcess, describe_start, template_env
+from grader.engine.forked import FORKED, FRESH, describe_start, notebook_preload
+from grader.engine.forkserver import ForkedProcess, template_env
 from grader.engine.sandbox import JAIL
 
 
@@ -99,7 +100,7 @@ def test_a_forked_kernel_preloads_the_notebooks_heavy_imports_except_hidden_ones
 
     nb = read_notebook(write(notebook([code("import torch\nfrom d2l import torch as d2l"),
                                        code("import matplotlib.pyplot as plt")]), tmp_path / "n.ipynb"))
-    assert forkserver.notebook_preload(nb, Options(fork_kernels="on")) == ("torch", "matplotlib.pyplot", "d2l.torch")
-    assert forkserver.notebook_preload(nb, Options(fork_kernels="on", hide_modules=("d2l",))) == \
+    assert notebook_preload(nb, Options(fork_kernels="on")) == ("torch", "matplotlib.pyplot", "d2l.torch")
+    assert notebook_preload(nb, Options(fork_kernels="on", hide_modules=("d2l",))) == \
         ("torch", "matplotlib.pyplot")
-    assert forkserver.notebook_preload(nb, Options(fork_kernels="off")) == ()  # a fresh kernel imports as it goes
+    assert notebook_preload(nb, Options(fork_kernels="off")) == ()  # a fresh kernel imports as it goes

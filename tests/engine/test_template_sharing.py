@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from grader.config import Options
-from grader.engine import forkserver
+from grader.engine import forked, forkserver
 from grader.engine.forkserver import ForkError, ForkServer, template_address, template_serving
 
 pytestmark = pytest.mark.kernel
@@ -142,8 +142,8 @@ def test_auto_forks_a_single_notebook_only_once_a_template_is_warm() -> None:
     while not template_serving(auto):
         assert time.monotonic() < deadline, "the background template never became ready"
         time.sleep(0.2)
-    assert forkserver.forks(auto)
-    assert not forkserver.forks(dataclasses.replace(auto, fork_kernels="off"))
+    assert forked.forks(auto)
+    assert not forked.forks(dataclasses.replace(auto, fork_kernels="off"))
 
 
 GRADER = """
