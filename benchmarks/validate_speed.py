@@ -4,7 +4,8 @@ validate` does for the solutions with one worker; prints the time and peak memor
     python benchmarks/validate_speed.py [--fresh] [--threads T] [ID ...]
 
 With forked kernels (the default) the grader's kernel template imports torch and the rest
-once and every kernel is a fork of it; ``--fresh`` grades the same notebooks again with a
+once and every kernel is a fork of it (a template of this run's own, started by its first
+grade and counted in the time and memory, as `grade validate` on a machine where none runs); ``--fresh`` grades the same notebooks again with a
 fresh Python per kernel, side by side in this run. Memory is sampled every 0.1 s from
 /proc over this process and all its descendants (template, kernels, their workers): the
 peak of the summed proportional set size (PSS: a page shared by the template and its forks
@@ -19,6 +20,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -93,7 +95,10 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch threads per kernel (default: all cores)")
     parser.add_argument("ids", nargs="*", metavar="ID", help="only these solutions (default: all)")
     args = parser.parse_args()
-    options = dataclasses.replace(load_options(), threads=args.threads)
+    # A template folder of our own: the template is this process's child (its memory is
+    # sampled) and leaves with it (template_idle 0), whatever template the machine runs.
+    os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="d2lg-bench-")
+    options = dataclasses.replace(load_options(), threads=args.threads, template_idle=0)
     paths = [p for p in sorted((REPO / "solutions").glob("*.ipynb")) if not args.ids or p.stem in args.ids]
     print(f"{len(paths)} reference solutions one after another, {os.cpu_count()} cores, load average before "
           f"{os.getloadavg()[0]:.2f} (other work on the machine skews every figure)")

@@ -123,6 +123,7 @@ class ForkedProcess:
         self.send_signal(signal.SIGTERM)
 
 
+LOG_MAX = 1 << 20
 SOCKET_PATH_MAX = 100  # a Unix socket's path holds 107 bytes; the socket's name takes 30
 
 
@@ -167,7 +168,11 @@ def _connect(path: Path) -> socket.socket | None:
 def spawn_template(path: Path, python: str = sys.executable, jail: str = JAIL, idle: float = 0) -> subprocess.Popen:
     """Start a template serving ``path`` in its own session (it outlives this grader when
     ``idle`` > 0); it exits at once if another one serves ``path`` already."""
-    with open(path.with_suffix(".log"), "ab") as log:
+    log_path = path.with_suffix(".log")
+    with contextlib.suppress(OSError):
+        if log_path.stat().st_size > LOG_MAX:  # what templates print: import warnings, crashes
+            log_path.unlink()
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [python, "-s", TEMPLATE, str(path), jail, str(idle)], env=template_env(), stdin=subprocess.PIPE,
             stdout=log, stderr=log, cwd=tempfile.gettempdir(), start_new_session=True)
