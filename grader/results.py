@@ -121,6 +121,17 @@ class ExecutionSummary:
     source_file: str = ""
     malformed: list[str] = field(default_factory=list)  # kernel messages refused (tampered runtime)
 
+    def fork_note(self, limit: int = 160) -> str:
+        """One line when the kernel was meant to be forked from the template but started
+        fresh (the isolation record's ``fork_failed`` says why), else ``""``."""
+        reason = str(self.isolation.get("fork_failed") or "").strip()
+        if not reason:
+            return ""
+        reason = reason.splitlines()[0]
+        if len(reason) > limit:
+            reason = reason[:limit - 3] + "..."
+        return f"kernel started fresh: the kernel template could not fork ({reason})"
+
 
 @dataclass
 class SubmissionResult:

@@ -242,6 +242,8 @@ def _execution(run: ExecutionSummary) -> str:
                "memory_limit": "stopped: memory limit", "startup_failed": "could not start"}.get(run.outcome, run.outcome)
     lines = [f"<p><strong>{_e(Path(run.source_file).name or 'notebook')}</strong> ran in {run.seconds:.1f} s: "
              f"{_e(outcome)}{' (' + _e(run.message) + ')' if run.message else ''}</p><ul>"]
+    if run.fork_note():
+        lines.append(f"<li>{_e(run.fork_note())}</li>")
     for edit in run.edits:
         lines.append(f"<li>{_e(edit.note)}</li>")
     for cell in run.cells:

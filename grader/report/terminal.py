@@ -21,6 +21,7 @@ from grader.results import ExecutionSummary, SubmissionResult, TestResult, UnitR
 __all__ = ["render", "print_report", "render_homework", "cell_ranges", "ran_and_checks"]
 
 MAX_MESSAGE_LINES = 12
+MAX_REASON_CHARS = 160  # of why a kernel started fresh, in its one line
 FOUND = {"heading and code": "heading+code", "code (no heading)": "code"}
 
 
@@ -51,6 +52,9 @@ def _execution(console: Console, run: ExecutionSummary, many: bool) -> None:
                "memory_limit": "stopped: memory limit", "startup_failed": "could not start"}.get(run.outcome, run.outcome)
     console.print(f"[bold]{escape(head)}[/] in {run.seconds:.1f} s: {outcome}"
                   + (f" ({escape(run.message)})" if run.message else ""))
+    fork_note = run.fork_note(MAX_REASON_CHARS)
+    if fork_note:
+        console.print(Text(f"  {fork_note}", style="dim"))
     for edit in run.edits:
         console.print(f"  {escape(edit.note)}")
     for cell in run.cells:

@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("grader.registry", "grader.pipeline"),
     ("grader.course", "grader.classroom"),
     ("grader.report",),
-    ("grader.cli", "grader.local", "grader.__main__", "grader"),
+    ("grader.cli", "grader.commands", "grader.local", "grader.__main__", "grader"),
 ]
 
 

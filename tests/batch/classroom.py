@@ -81,7 +81,10 @@ def make_class(folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def graded_class(tmp_path_factory: pytest.TempPathFactory) -> GradedClass:
     """The class of :func:`make_class`, graded with `grade batch --workers 2 --cell-timeout 3`."""
-    shared = tmp_path_factory.getbasetemp().parent / "graded-class"
+    # Under xdist every worker's base folder sits in the session's: the class is graded once per
+    # session. Without xdist the parent is shared by all sessions, so the session's own folder.
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "graded-class"
     with open(str(shared) + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         done = shared / "done.json"
