@@ -200,3 +200,12 @@ def test_sweep_counts_every_model() -> None:
     assert rec.measure(attempt, evidence(models=models[-1:])).status == "wrong"  # only the last one kept
     lr = Sweep("5.2-4", section="5.2", title="", parameter="lr")
     assert lr.find(codes(*RIGHT["5.2-1"])) == []
+
+
+def test_abalone_shares_stated_not_read_off_a_printed_frame() -> None:
+    rec = AbaloneFractions("2.2-1", section="2.2", title="")
+    rows = "   0      1      2      3\n0  M  0.455  0.365  0.095  0.5140  0.2245  0.1010  0.125  15"
+    assert rec._stated([], [rows]) == []          # measurements in a frame's rows are no shares
+    assert rec._stated([], ["categorical share: 0.125"]) == ["0.125 (categorical, of 8 features)"]
+    assert rec._stated([], ["0.1111111111111111"]) == ["0.1111111111111111 (categorical, of 9 columns)"]
+    assert rec._stated(["8 of 9 columns are numerical (88.9 %)"]) == ["88.9 % (numerical, of 9 columns, as a percentage)"]

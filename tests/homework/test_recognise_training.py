@@ -84,3 +84,33 @@ def test_the_books_training_cells_keep_their_checkpoints(tmp_path: Path) -> None
     assert {a.exercise for _, a in plan.attempts} >= {"5.2-2"}
     mine = [p for p in plan.checkpoints if p.checkpoint.section == "5.2"]
     assert len(mine) == 2 and [p.status for p in mine if p.status == "not_found"] == []
+
+
+SCRATCH3 = ("class MLPScratch3(d2l.Classifier):\n    def __init__(self, num_inputs, num_outputs, h1, h2, lr, sigma=0.01):\n"
+            "        super().__init__()\n        self.W1 = nn.Parameter(torch.randn(num_inputs, h1) * sigma)\n"
+            "        self.b1 = nn.Parameter(torch.zeros(h1))\n        self.W2 = nn.Parameter(torch.randn(h1, h2) * sigma)\n"
+            "        self.b2 = nn.Parameter(torch.zeros(h2))\n"
+            "        self.W3 = torch.normal(0, sigma, (h2, num_outputs), requires_grad=True)")
+DENSE = ("class Dense(nn.Module):\n    def __init__(self, n_in, n_out):\n        super().__init__()\n"
+         "        self.weight = nn.Parameter(torch.empty((n_in, n_out)))\n        self.bias = nn.Parameter(torch.zeros(n_out))")
+
+
+def test_hidden_layers_of_any_mlp() -> None:
+    from grader.homework.recognise.training import hidden_layers
+
+    cells = codes(SCRATCH3, DENSE, "model = ...")
+    scratch = MeasuredModel(0, 1, "MLPScratch3", 2, "MLPScratch3", True, True, accuracy=0.8, evidence="rebuilt")
+    custom = MeasuredModel(0, 2, "DeepNet", 2, "DeepNet(ModuleList(Dense, Dense, Dense))", True, True)
+    lazy = MeasuredModel(0, 3, "Deep", 2, "Deep(Sequential(Flatten, Linear(1024->256), ReLU, Linear(256->128), ReLU, "
+                                          "Linear(128->10)))", True, True)   # LazyLinear, once it ran
+    book = MeasuredModel(0, 4, "MLPScratch", 2, "MLPScratch", True, True)
+    assert [hidden_layers(m, cells) for m in (scratch, custom, lazy)] == [2, 2, 2]
+    assert hidden_layers(book, codes(*BOOK["5.2"])) == 1 and hidden_layers(scratch) == 0  # no class, nothing counted
+    # a class defined after the model's cell does not count for it
+    assert hidden_layers(MeasuredModel(0, 5, "MLPScratch3", 0, "MLPScratch3", True, True), codes("x = 1", SCRATCH3)) == 0
+    custom.weights = [(784, 256), (256, 10), (10,)]  # 2-D parameters, when the measurement lists them
+    assert hidden_layers(custom, cells) == 1
+    [attempt] = DEEP.find(codes("deep = DeepNet()\nfor X, y in data.train_dataloader():\n    loss(X, y).backward()"))
+    m = DEEP.measure(attempt, Evidence({}, {}, [], [scratch], cells))
+    assert (m.status, m.message) == ("correct", ("MLPScratch3 with 2 hidden layers (MLPScratch3): test accuracy "
+                                                 "0.800; compare it with the book's one hidden layer"))

@@ -174,22 +174,129 @@ def assigned_names(stmt: ast.stmt) -> list[str]:
     return []
 
 
+def target_names(target: ast.AST) -> list[str]:
+    """Names an assignment target binds, through nested tuples and lists (``(T,), _ = ...``)."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for e in target.elts for n in target_names(e)]
+    if isinstance(target, ast.Starred):
+        return target_names(target.value)
+    return []
+
+
 def value_names(codes: Sequence[CellCode], cells: Sequence[int]) -> tuple[str, ...]:
     """Top-level names bound by assignment in ``cells`` (not imports, functions, classes)."""
     names: list[str] = []
     for code in codes:
         if code.cell.index in cells and code.tree is not None:
             for stmt in code.tree.body:
-                for node in ast.walk(stmt) if isinstance(stmt, (ast.For, ast.With, ast.If)) else [stmt]:
+                for node in ast.walk(stmt) if isinstance(stmt, (ast.For, ast.With, ast.If, ast.Try)) else [stmt]:
                     if isinstance(node, ast.stmt):
                         for name in assigned_names(node):
                             if name not in names:
                                 names.append(name)
                         if isinstance(node, ast.Assign):
                             for t in node.targets:
-                                if isinstance(t, ast.Tuple):
-                                    names += [e.id for e in t.elts if isinstance(e, ast.Name) and e.id not in names]
+                                if isinstance(t, (ast.Tuple, ast.List)):
+                                    names += [n for n in target_names(t) if n not in names and n != "_"]
     return tuple(names[:MAX_READS])
+
+
+# -- helpers a cell calls, cells that call a cell's helpers -------------------------------
+
+def function_defs(codes: Sequence[CellCode], upto: int | None = None) -> dict[str, ast.FunctionDef]:
+    """The notebook's top-level functions by name (the last definition up to cell ``upto``)."""
+    defs: dict[str, ast.FunctionDef] = {}
+    for code in codes:
+        if upto is not None and code.cell.index > upto:
+            break
+        for node in code.tree.body if code.tree is not None else []:
+            if isinstance(node, ast.FunctionDef):
+                defs[node.name] = node
+    return defs
+
+
+def notebook_classes(codes: Sequence[CellCode], upto: int | None = None) -> dict[str, ast.ClassDef]:
+    """The notebook's top-level classes by name (the last definition up to cell ``upto``)."""
+    out: dict[str, ast.ClassDef] = {}
+    for code in codes:
+        if upto is not None and code.cell.index > upto:
+            break
+        for node in code.tree.body if code.tree is not None else []:
+            if isinstance(node, ast.ClassDef):
+                out[node.name] = node
+    return out
+
+
+def called_helpers(code: CellCode, codes: Sequence[CellCode]) -> list[ast.FunctionDef]:
+    """The notebook functions ``code`` calls, directly or through each other (defined up to it)."""
+    defs = function_defs(codes, code.cell.index)
+    seen: list[str] = []
+    todo: list[ast.AST] = [code.tree] if code.tree is not None else []
+    while todo:
+        for node in ast.walk(todo.pop()):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in defs \
+                    and node.func.id not in seen:
+                seen.append(node.func.id)
+                todo.append(defs[node.func.id])
+    return [defs[n] for n in seen]
+
+
+def effective_source(code: CellCode, codes: Sequence[CellCode]) -> str:
+    """A cell's source followed by the source of the notebook functions it calls: what it runs."""
+    helpers = [ast.unparse(f) for f in called_helpers(code, codes)]
+    return "\n".join([code.cell.source, *helpers])
+
+
+def callers(code: CellCode, codes: Sequence[CellCode]) -> list[int]:
+    """Later cells of ``codes`` that call a top-level function ``code`` defines (a helper
+    defined in one cell and run in the next)."""
+    names = {n.name for n in (code.tree.body if code.tree is not None else []) if isinstance(n, ast.FunctionDef)}
+    out = []
+    for later in codes:
+        if names and later.cell.index > code.cell.index and later.tree is not None and any(
+                isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in names
+                for n in ast.walk(later.tree)):
+            out.append(later.cell.index)
+    return out[:6]
+
+
+def loaded_globals(code: CellCode, codes: Sequence[CellCode]) -> list[str]:
+    """Names ``code`` reads that an earlier cell of ``codes`` binds by assignment (the data of an
+    answer computed in the cell before)."""
+    if code.tree is None:
+        return []
+    earlier = value_names(codes, [c.cell.index for c in codes if c.cell.index < code.cell.index])
+    loads = [n.id for n in ast.walk(code.tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+    return [n for n in dict.fromkeys(loads) if n in earlier]
+
+
+def name_bindings(codes: Sequence[CellCode]) -> dict[str, list[tuple[int, int, ast.AST]]]:
+    """name -> [(cell, line, value)] of every top-level ``name = value`` in ``codes``, in order."""
+    out: dict[str, list[tuple[int, int, ast.AST]]] = {}
+    for code in codes:
+        for stmt in code.tree.body if code.tree is not None else []:
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                out.setdefault(stmt.targets[0].id, []).append((code.cell.index, stmt.lineno, stmt.value))
+    return out
+
+
+def expand_names(node: ast.AST, env: dict[str, ast.AST], depth: int = 3) -> ast.AST:
+    """``node`` with every name bound in ``env`` replaced by the expression bound to it (``lhs``
+    of ``lhs = A.T + B.T``), ``depth`` levels deep; ``node`` itself is not changed."""
+    if depth <= 0 or not env:
+        return node
+
+    class _Expand(ast.NodeTransformer):
+        def visit_Name(self, name: ast.Name) -> ast.AST:
+            if isinstance(name.ctx, ast.Load) and name.id in env:
+                return expand_names(env[name.id], {k: v for k, v in env.items() if k != name.id}, depth - 1)
+            return name
+
+    import copy
+
+    return _Expand().visit(copy.deepcopy(node))
 
 
 def trains(source: str) -> bool:

@@ -14,8 +14,8 @@ from grader.homework.checkpoints import line_like
 from grader.checking.checks import as_array
 from grader.notebook.static import CellCode
 from grader.values import ArrayValue, FrameValue
-from grader.homework.recognise.base import (Attempt, Evidence, Measured, Recogniser, assigned_names, fmt, record_error, scalar_of, static_shape,
-                   uses, value_names)
+from grader.homework.recognise.base import (Attempt, Evidence, Measured, Recogniser, assigned_names, fmt, record_error,
+                                            scalar_of, static_shape, target_names, uses, value_names)
 from grader.homework.trace import CellTrace
 
 ELEMENTWISE = ("add", "sub", "mul", "div")
@@ -251,10 +251,20 @@ class AbaloneFractions(Recogniser):
 
     NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?|0?\.\d+)\s*(%|퍼센트|percent)?")
 
-    def _stated(self, texts: Sequence[str]) -> list[str]:
+    SHARE_WORDS = re.compile(r"%|frac|ratio|percent|share|proportion|categor|numer|continu|missing|nominal|"
+                             r"비율|범주|수치|결측", re.IGNORECASE)
+
+    def _printed_lines(self, text: str) -> list[str]:
+        """Lines of printed output that may state a share: a line naming one (``numerical share:
+        0.889``) or a result alone (``0.1111``); not the rows of a printed frame (``0  M  0.455
+        0.365 ...``), whose measurements can be any number."""
+        return [line for line in text.splitlines() if self.SHARE_WORDS.search(line)
+                or len(self.NUMBER.findall(line)) <= 3]
+
+    def _stated(self, texts: Sequence[str], printed: Sequence[str] = ()) -> list[str]:
         """Shares stated in printed output or prose, matched against the grader's own values."""
         found = []
-        for text in texts:
+        for text in [*texts, *(line for out in printed for line in self._printed_lines(out))]:
             for m in self.NUMBER.finditer(text):
                 number = float(m.group(1))
                 label = self.share_of(number, percent=True if m.group(2) else (None if number > 1 else False))
@@ -284,7 +294,7 @@ class AbaloneFractions(Recogniser):
                 if number == 0.0 and self.FRACTION_NAME.search(name):
                     good.append(f"{name} = 0 (missing values)")
         text = "frame loaded: " + ", ".join(loaded)
-        stated = self._stated([ev.printed.get(c, "") for c in attempt.cells] + list(ev.prose))
+        stated = self._stated(list(ev.prose), [ev.printed.get(c, "") for c in attempt.cells])
         if bad:
             return Measured("wrong", f"{text}; these fractions match no share of Abalone's variables: {', '.join(bad)}")
         if good:
@@ -317,12 +327,26 @@ class SinDerivative(Recogniser):
                         and node.func.attr == "requires_grad_" and isinstance(node.func.value, ast.Name):
                     reads.append(node.func.value.id)
                 if isinstance(node, ast.Assign) and "autograd.grad" in ast.unparse(node.value):
-                    reads += [f"grad:{t.id}" for t in node.targets if isinstance(t, ast.Name)]
+                    reads += [f"grad:{n}" for t in node.targets for n in target_names(t)]  # (dx,) = ... too
             if reads:
-                attempts.append(Attempt(self.id, part, [code.cell.index],
+                cells = [code.cell.index] + self._plotted_after(code, codes, reads)
+                attempts.append(Attempt(self.id, part, cells,
                                         tuple(dict.fromkeys(r.replace("grad:", "") for r in reads)),
                                         {"grads": [r[5:] for r in reads if r.startswith("grad:")]}))
         return attempts
+
+    @staticmethod
+    def _plotted_after(code: CellCode, codes: Sequence[CellCode], reads: Sequence[str]) -> list[int]:
+        """The next cell, when it plots what this one computed (computed in one cell, drawn in the next)."""
+        if re.search(r"\bplot\(|\.plot\(|imshow|scatter", code.cell.source):
+            return []
+        names = {r.replace("grad:", "") for r in reads}
+        later = [c for c in codes if c.cell.index > code.cell.index][:1]
+        for nxt in later:
+            used = {n.id for n in ast.walk(nxt.tree) if isinstance(n, ast.Name)} if nxt.tree is not None else set()
+            if used & names and re.search(r"\bplot\(|\.plot\(|scatter\(", nxt.cell.source):
+                return [nxt.cell.index]
+        return []
 
     def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
         cos = uses(ev.codes, attempt.cells, COS_RULES)

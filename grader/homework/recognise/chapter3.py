@@ -12,8 +12,10 @@ import numpy as np
 
 from grader.checking.checks import as_array
 from grader.notebook.static import CellCode
-from grader.values import ArrayValue
-from grader.homework.recognise.base import Attempt, Evidence, Measured, Recogniser, constant_value, trains, uses, value_names
+from grader.values import ArrayValue, ModuleValue
+from grader.homework.recognise.base import (MAX_READS, Attempt, Evidence, Measured, Recogniser, called_helpers, callers,
+                                            constant_value, effective_source, loaded_globals, trains, uses,
+                                            value_names)
 
 CLOSED_FORMS = ("numpy.polyfit", "numpy.linalg.lstsq", "torch.linalg.lstsq", "numpy.linalg.pinv", "torch.linalg.pinv",
                 "scipy.optimize.curve_fit", "scipy.stats.linregress", "numpy.linalg.inv", "torch.linalg.inv")
@@ -39,15 +41,32 @@ class RemoveSaveHyperparameters(Recogniser):
                 args = {a.arg for a in init.args.args[1:]}
                 reads = {n.attr for n in ast.walk(init) if isinstance(n, ast.Attribute)
                          and isinstance(n.value, ast.Name) and n.value.id == "self"}
-                if args & reads and re.search(rf"\b{node.name}\s*\(", code.cell.source.split(f"class {node.name}", 1)[-1]):
+                if not args & reads:
+                    continue
+                made = rf"\b{node.name}\s*\("
+                if re.search(made, code.cell.source.split(f"class {node.name}", 1)[-1]):
                     attempts.append(Attempt(self.id, part, [code.cell.index], (), {"class": node.name}))
+                    continue
+                # the class in one cell, an instance in a later one (before the class is redefined)
+                for later in (c for c in codes if c.cell.index > code.cell.index):
+                    if re.search(rf"^\s*class\s+{node.name}\b", later.cell.source, re.MULTILINE):
+                        break
+                    if re.search(made, later.cell.source):
+                        attempts.append(Attempt(self.id, part, [code.cell.index, later.cell.index], (),
+                                                {"class": node.name}))
+                        break
         return attempts
 
     def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
-        record = ev.records.get(attempt.cells[0])
+        record = ev.records.get(attempt.cells[-1])
         if record is not None and record.status == "error" and self.expects(record.ename, record.evalue):
             return Measured("correct", f"without save_hyperparameters `{attempt.facts['class']}` has no such "
                             f"attributes: {record.ename}: {record.evalue[:80]}")
+        printed = next((m.group(0) for c in attempt.cells
+                        if (m := re.search(r"[^\n]*has no attribute[^\n]*", ev.printed.get(c, "")))), None)
+        if record is not None and record.status == "ok" and printed:  # caught (try/except) and printed
+            return Measured("correct", f"without save_hyperparameters `{attempt.facts['class']}` has no such "
+                            f"attributes; the cell caught the error and printed: {printed.strip()[:80]}")
         if record is not None and record.status == "ok":
             return Measured("attempted", f"`{attempt.facts['class']}` ran without error: its arguments became "
                             "attributes some other way")
@@ -74,6 +93,38 @@ def _init_kind(node: ast.AST) -> tuple[str, float | None] | None:
     return None
 
 
+def _w_owner(node: ast.AST | None) -> str | None:
+    """``m`` of ``m.w`` or ``m.w.data``."""
+    if isinstance(node, ast.Attribute) and node.attr == "data":
+        node = node.value
+    if isinstance(node, ast.Attribute) and node.attr == "w" and isinstance(node.value, ast.Name):
+        return node.value.id
+    return None
+
+
+def _in_place_init(node: ast.AST) -> tuple[str, float | None] | None:
+    """The weights ``w`` set in place: ``m.w.zero_()``, ``m.w.data.fill_(0)``, ``nn.init.zeros_(m.w)``,
+    ``nn.init.constant_(m.w, 0)``, ``m.w.normal_(0, std)``, ``nn.init.normal_(m.w, std=...)``."""
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return None
+    attr, receiver = node.func.attr, node.func.value
+    std_kw = next((k.value for k in node.keywords if k.arg == "std"), None)
+    if _w_owner(receiver):  # a method of the weights
+        if attr == "zero_" or (attr == "fill_" and node.args and constant_value(node.args[0]) == 0):
+            return "zero", 0.0
+        if attr == "normal_":
+            std = std_kw if std_kw is not None else (node.args[1] if len(node.args) > 1 else None)
+            return ("normal", constant_value(std)) if std is not None else None
+        return None
+    if node.args and _w_owner(node.args[0]) and ast.unparse(receiver).endswith("init"):  # nn.init.xxx_(m.w, ...)
+        if attr == "zeros_" or (attr == "constant_" and len(node.args) > 1 and constant_value(node.args[1]) == 0):
+            return "zero", 0.0
+        if attr == "normal_":
+            std = std_kw if std_kw is not None else (node.args[2] if len(node.args) > 2 else None)
+            return ("normal", constant_value(std)) if std is not None else None
+    return None
+
+
 class InitRuns(Recogniser):
     """Linear regression trained from zero weights, or from weights of variance 1000."""
 
@@ -82,18 +133,41 @@ class InitRuns(Recogniser):
 
     def _variants(self, code: CellCode) -> list[dict[str, Any]]:
         found = []
+        loops: dict[str, list[float | None]] = {}  # for sigma in [0, 1000 ** 0.5]: ... sigma=sigma
+        for node in ast.walk(code.tree) if code.tree is not None else []:
+            if isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.target, ast.Name) \
+                    and isinstance(node.iter, (ast.List, ast.Tuple)):
+                loops[node.target.id] = [constant_value(e) for e in node.iter.elts]
         for node in ast.walk(code.tree) if code.tree is not None else []:
             if isinstance(node, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "w" for t in node.targets):
                 kind = _init_kind(node.value)
                 if kind and (kind[0] == "zero" or (kind[1] or 0) >= 1):
                     found.append({"kind": kind[0], "std": kind[1]})
+            in_place = _in_place_init(node)
+            if in_place is not None and (in_place[0] == "zero" or (in_place[1] or 0) >= 1):
+                found.append({"kind": in_place[0], "std": in_place[1]})
             if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("LinearRegressionScratch"):
-                std = next((constant_value(k.value) for k in node.keywords if k.arg == "sigma"), None)
-                if std is None and len(node.args) >= 3:
-                    std = constant_value(node.args[2])
-                if std is not None and (std == 0 or std >= 1):
-                    found.append({"kind": "zero" if std == 0 else "normal", "std": std})
+                given = next((k.value for k in node.keywords if k.arg == "sigma"), None)
+                if given is None and len(node.args) >= 3:
+                    given = node.args[2]
+                stds = loops.get(given.id, []) if isinstance(given, ast.Name) else [constant_value(given)]
+                for std in stds:
+                    if std is not None and (std == 0 or std >= 1):
+                        found.append({"kind": "zero" if std == 0 else "normal", "std": std})
         return found
+
+    @staticmethod
+    def _owners(code: CellCode) -> list[str]:
+        """Names whose ``.w`` the cell replaces or fills (``m0.w = torch.zeros(...)``, ``m0.w.zero_()``)."""
+        out = []
+        for n in ast.walk(code.tree) if code.tree is not None else []:
+            if isinstance(n, ast.Assign):
+                out += [o for t in n.targets if (o := _w_owner(t))]
+            elif isinstance(n, ast.Call) and _in_place_init(n) is not None:
+                target = n.func.value if isinstance(n.func, ast.Attribute) and n.func.attr.endswith("_") \
+                    and _w_owner(n.func.value) else (n.args[0] if n.args else None)
+                out += [o for o in [_w_owner(target)] if o]
+        return out
 
     def _reading(self, std: float, status: str) -> tuple[str, str]:
         """Which reading of "variance 1000" the drawn standard deviation follows. The book
@@ -120,8 +194,11 @@ class InitRuns(Recogniser):
             cells = [code.cell.index]
             classes = [n.name for n in (code.tree.body if code.tree else []) if isinstance(n, ast.ClassDef)]
             if not trains(code.cell.source):
+                owners = self._owners(code)
                 for later in codes[i + 1:i + 4]:
-                    if any(re.search(rf"\b{c}\s*\(", later.cell.source) for c in classes) and trains(later.cell.source):
+                    made = any(re.search(rf"\b{c}\s*\(", later.cell.source) for c in classes)
+                    reused = any(re.search(rf"\b{o}\b", later.cell.source) for o in owners)  # trained in the next cell
+                    if (made or reused) and trains(later.cell.source):
                         cells.append(later.cell.index)
                         break
             attempts.append(Attempt(self.id, part, cells, (), {"variants": variants}))
@@ -160,13 +237,17 @@ class OhmFit(Recogniser):
     def find(self, codes: Sequence[CellCode], part: int = 0) -> list[Attempt]:
         attempts = []
         for code in codes:
-            src = code.cell.source
-            if code.tree is None or "requires_grad" not in src or not trains(src):
+            src = effective_source(code, codes)  # a fit written as a helper and called here
+            learnt = "requires_grad" in src or re.search(r"\bnn\.Linear\(\s*1\s*,\s*1\b", src)  # R as a 1x1 layer
+            if code.tree is None or not learnt or not trains(src):
                 continue
             names = {n.id for n in ast.walk(code.tree) if isinstance(n, ast.Name)}
+            names |= {n for f in called_helpers(code, codes) for n in [f.name, *(a.arg for a in f.args.args)]}
             vocab = any(self.VOCAB.search(n) for n in names) or ({"R", "I"} <= names or {"R", "V"} <= names)
             if vocab and not re.search(r"6\.62\d*e-34", src):
-                attempts.append(Attempt(self.id, part, [code.cell.index], value_names(codes, [code.cell.index])))
+                # the current and voltage may come from the cell before
+                reads = tuple(dict.fromkeys([*value_names(codes, [code.cell.index]), *loaded_globals(code, codes)]))
+                attempts.append(Attempt(self.id, part, [code.cell.index], reads[:MAX_READS]))
         return attempts
 
     @staticmethod
@@ -176,8 +257,14 @@ class OhmFit(Recogniser):
     def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
         closed = uses(ev.codes, attempt.cells, CLOSED_FORMS)
         params = {n: v for n, v in ev.values.items() if isinstance(v, ArrayValue) and v.requires_grad and v.array.size <= 2}
+        for n, v in ev.values.items():  # nn.Linear(1, 1): its weight is the resistance
+            weight = v.params.get("weight") if isinstance(v, ModuleValue) else None
+            if isinstance(weight, ArrayValue) and weight.array.size == 1 and \
+                    sum(p.array.size for p in v.params.values() if isinstance(p, ArrayValue)) <= 2:
+                params[f"{n}.weight"] = weight
         data = {n: v.array.astype(float).ravel() for n, v in ev.values.items()
-                if isinstance(v, ArrayValue) and not v.requires_grad and v.array.ndim == 1 and v.array.size >= 3}
+                if isinstance(v, ArrayValue) and not v.requires_grad and v.array.size >= 3
+                and (v.array.ndim == 1 or (v.array.ndim == 2 and 1 in v.array.shape))}
         if not params or len(data) < 2:
             return Measured("attempted", "could not find both the learnt resistance and the current/voltage data")
         name, param = sorted(params.items(), key=lambda kv: not re.search(r"^r|resist", kv[0], re.IGNORECASE))[0]
@@ -224,9 +311,27 @@ class PlanckFit(Recogniser):
             consts = [n.value for n in ast.walk(code.tree) if isinstance(n, ast.Constant) and isinstance(n.value, float)]
             has_h = any(abs(v / H - 1) < 0.01 for v in consts if v > 0)
             has_k = any(abs(v / K - 1) < 0.01 for v in consts if v > 0)
-            if has_h and has_k:
-                attempts.append(Attempt(self.id, part, [code.cell.index], value_names(codes, [code.cell.index])))
+            if (has_h and has_k) or self._scipy_constants(code):
+                cells = [code.cell.index] + callers(code, codes)  # radiance(...) defined here, fitted later
+                attempts.append(Attempt(self.id, part, cells, value_names(codes, cells)))
         return attempts
+
+    @staticmethod
+    def _scipy_constants(code: CellCode) -> bool:
+        """Planck's and Boltzmann's constants taken from ``scipy.constants`` (``from scipy.constants
+        import h, c, k``, ``const.Planck``, ``constants.k``)."""
+        imported: set[str] = set()
+        modules: set[str] = set()
+        for node in ast.walk(code.tree) if code.tree is not None else []:
+            if isinstance(node, ast.ImportFrom) and node.module == "scipy.constants":
+                imported |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module == "scipy":
+                modules |= {a.asname or a.name for a in node.names if a.name == "constants"}
+            elif isinstance(node, ast.Import):
+                modules |= {a.asname or a.name for a in node.names if a.name == "scipy.constants"}
+        used = imported | {ast.unparse(n).split(".")[-1] for n in ast.walk(code.tree) if isinstance(n, ast.Attribute)
+                           and ast.unparse(n.value) in modules} if code.tree is not None else imported
+        return bool(used & {"h", "Planck"}) and bool(used & {"k", "Boltzmann"})
 
     @staticmethod
     def reference_temperature(wavelength: np.ndarray, radiance: np.ndarray, start: float = 5000.0) -> float | None:

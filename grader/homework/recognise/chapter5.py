@@ -9,7 +9,10 @@ from typing import Sequence
 
 from grader.notebook.static import CellCode
 from grader.homework.trained import MeasuredModel
-from grader.homework.recognise.base import Attempt, Evidence, Measured, Recogniser, assigned_names, constant_value, trains
+from grader.homework.recognise.base import (Attempt, Evidence, Measured, Recogniser, assigned_names, constant_value,
+                                            effective_source, function_defs, notebook_classes, trains)
+
+LOOPS = (ast.For, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 ACTIVATION_WORDS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "gelu": "GELU", "leaky_relu": "LeakyReLU",
                     "leakyrelu": "LeakyReLU", "elu": "ELU", "silu": "SiLU", "swish": "SiLU", "prelu": "PReLU"}
@@ -27,19 +30,31 @@ def _accuracy_text(model: MeasuredModel) -> str:
 class ActivationComparison(Recogniser):
     """Models trained with different activation functions, compared."""
 
+    WORDS = re.compile(r"\b(relu|sigmoid|tanh|gelu|leaky_?relu|elu|silu|swish|prelu)\b", re.IGNORECASE)
+
     def find(self, codes: Sequence[CellCode], part: int = 0) -> list[Attempt]:
-        attempts = []
+        attempts, single = [], []
         for code in codes:
-            words = {ACTIVATION_WORDS[w.lower()] for w in re.findall(r"\b(relu|sigmoid|tanh|gelu|leaky_?relu|elu|silu|swish|prelu)\b",
-                                                                     code.cell.source, re.IGNORECASE)}
-            if len(words) >= 2 and trains(code.cell.source):
+            words = {ACTIVATION_WORDS[w.lower()] for w in self.WORDS.findall(code.cell.source)}
+            if not words or not trains(effective_source(code, codes)):  # trained here or by a helper it calls
+                continue
+            if len(words) >= 2:
                 attempts.append(Attempt(self.id, part, [code.cell.index], (), {"activations": sorted(words)}))
+            else:
+                single.append((code.cell.index, words))
+        # one model per cell: cells training with different activations, compared across cells
+        if len({w for _, words in single for w in words}) >= 2:
+            cells = [c for c, _ in single]
+            attempts.append(Attempt(self.id, part, cells, (), {"activations": sorted({w for _, ws in single for w in ws}),
+                                                               "separate": True, "tentative": True}))
         return attempts
 
     def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
         trained = [m for m in ev.models if m.trained]
         if not ev.models:  # names of activations and a backward call, but no model ran: the book's plots, say
             return Measured("none", "no model was trained or evaluated in these cells")
+        if attempt.facts.get("separate") and len({tuple(m.activations) for m in trained if m.activations}) < 2:
+            return Measured("none", "no two models trained in these cells differ in their activation")
         if len(trained) < 2:
             return Measured("wrong", f"{len(trained)} trained model(s) seen in these cells; a comparison needs two or more")
         lines = [f"{'/'.join(m.activations) or m.cls}: {_accuracy_text(m)}" for m in trained]
@@ -56,8 +71,8 @@ class Sweep(Recogniser):
         super().__init__(id, section=section, title=title)
         self.parameter = parameter
 
-    def _loop_values(self, loop: ast.For, env: dict[str, ast.AST]) -> list[float] | None:
-        source = loop.iter if not isinstance(loop.iter, ast.Name) else env.get(loop.iter.id)
+    def _loop_values(self, iterable: ast.AST, env: dict[str, ast.AST]) -> list[float] | None:
+        source = iterable if not isinstance(iterable, ast.Name) else env.get(iterable.id)
         if isinstance(source, (ast.List, ast.Tuple)):
             values = [constant_value(e) for e in source.elts]
             if values and all(v is not None for v in values):
@@ -71,22 +86,70 @@ class Sweep(Recogniser):
             for stmt in code.tree.body if code.tree is not None else []:
                 for name in assigned_names(stmt):
                     env[name] = stmt.value  # type: ignore[attr-defined]
-            for loop in (n for n in ast.walk(code.tree) if isinstance(n, ast.For)) if code.tree is not None else []:
-                var = loop.target.id if isinstance(loop.target, ast.Name) else None
+            helpers = self._helpers(codes, code.cell.index)
+            classes = self._positions(codes, code.cell.index)
+            for loop in (n for n in ast.walk(code.tree) if isinstance(n, LOOPS)) if code.tree is not None else []:
+                target, iterable = (loop.target, loop.iter) if isinstance(loop, ast.For) else (
+                    loop.generators[0].target, loop.generators[0].iter)  # type: ignore[union-attr]
+                var = target.id if isinstance(target, ast.Name) else None
                 uses_var = any(isinstance(n, ast.keyword) and n.arg == self.parameter
                                and any(isinstance(x, ast.Name) and x.id == var for x in ast.walk(n.value))
                                for n in ast.walk(loop))
-                if var and uses_var and trains(ast.unparse(loop)):
+                called = [helpers[f] for f in self._passes(loop, var, helpers)] if var else []
+                uses_var = uses_var or bool(var and self._positional(loop, {var}, classes))  # MLP(10, h, 0.1)
+                if var and (uses_var or called) and trains(ast.unparse(loop) + "\n".join(map(ast.unparse, called))):
                     attempts.append(Attempt(self.id, part, [code.cell.index], (),
-                                            {"values": self._loop_values(loop, env)}))
+                                            {"values": self._loop_values(iterable, env)}))
                     break
         looped = {c for a in attempts for c in a.cells}
         # one model per cell, no loop: every cell in scope constructing a model with the parameter set
-        separate = [c.cell.index for c in codes if c.cell.index not in looped and c.tree is not None and any(
-            isinstance(n, ast.keyword) and n.arg == self.parameter for n in ast.walk(c.tree))]
+        # (or calling a helper of ours that does)
+        separate = [c.cell.index for c in codes if c.cell.index not in looped and c.tree is not None and (any(
+            isinstance(n, ast.keyword) and n.arg == self.parameter for n in ast.walk(c.tree)) or any(
+            isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in self._helpers(codes, c.cell.index)
+            for n in ast.walk(c.tree)) or self._positional(c.tree, None, self._positions(codes, c.cell.index)))]
         if len(separate) >= 2:
             attempts.append(Attempt(self.id, part, separate, (), {"values": None, "separate": True, "tentative": True}))
         return attempts
+
+    def _helpers(self, codes: Sequence[CellCode], upto: int) -> dict[str, ast.FunctionDef]:
+        """Notebook functions that build a model with the parameter set from one of their own
+        arguments (``def run(h): model = MLP(num_hiddens=h, ...)``)."""
+        out = {}
+        for name, fn in function_defs(codes, upto).items():
+            args = {a.arg for a in fn.args.args}
+            if any(isinstance(n, ast.keyword) and n.arg == self.parameter and any(
+                    isinstance(x, ast.Name) and x.id in args for x in ast.walk(n.value)) for n in ast.walk(fn)):
+                out[name] = fn
+        return out
+
+    def _positions(self, codes: Sequence[CellCode], upto: int) -> dict[str, int]:
+        """Notebook classes whose constructor takes the parameter, and its position (``MLP(10, 256, 0.1)``)."""
+        out = {}
+        for name, cls in notebook_classes(codes, upto).items():
+            init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+            params = [a.arg for a in init.args.args[1:]] if init is not None else []
+            if self.parameter in params:
+                out[name] = params.index(self.parameter)
+        return out
+
+    @staticmethod
+    def _positional(tree: ast.AST, names: set[str] | None, classes: dict[str, int]) -> bool:
+        """A constructor call passing the parameter by position (holding one of ``names``, if given)."""
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in classes \
+                    and len(n.args) > classes[n.func.id] and not isinstance(n.args[classes[n.func.id]], ast.Starred):
+                arg = n.args[classes[n.func.id]]
+                if names is None or any(isinstance(x, ast.Name) and x.id in names for x in ast.walk(arg)):
+                    return True
+        return False
+
+    @staticmethod
+    def _passes(loop: ast.AST, var: str, helpers: dict[str, ast.FunctionDef]) -> list[str]:
+        """The helpers the loop calls with its variable."""
+        return [n.func.id for n in ast.walk(loop) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                and n.func.id in helpers and any(isinstance(x, ast.Name) and x.id == var
+                                                 for a in [*n.args, *(k.value for k in n.keywords)] for x in ast.walk(a))]
 
     def _family(self, trained: list[MeasuredModel]) -> list[MeasuredModel]:
         """The largest set of models of one class differing in the parameter (other

@@ -33,16 +33,24 @@ def _labels(node: ast.AST) -> list[str] | None:
     return None
 
 
-def _selection(node: ast.AST) -> tuple[str, list[str]] | None:
-    """(frame name, labels) of ``frame[...]`` or ``frame.loc[...]`` by string labels."""
+def _selection(node: ast.AST, names: dict[str, list[str]] | None = None) -> tuple[str, list[str]] | None:
+    """(frame name, labels) of ``frame[...]`` or ``frame.loc[...]`` by string labels; ``names``:
+    variables holding labels (``cols = ['A', 'B']`` before ``data[cols]``)."""
     if not isinstance(node, ast.Subscript) or not isinstance(node.ctx, ast.Load):
         return None
-    value = node.value
+    value, index = node.value, node.slice
+    names = names or {}
+    if isinstance(index, ast.Name) and index.id in names:
+        labels: list[str] | None = names[index.id]
+    elif isinstance(index, ast.Tuple) and len(index.elts) == 2 and isinstance(index.elts[1], ast.Name) \
+            and index.elts[1].id in names:
+        labels = names[index.elts[1].id] if isinstance(index.elts[0], ast.Slice) else None
+    else:
+        labels = _labels(index)
     if isinstance(value, ast.Attribute) and value.attr == "loc":
         value = value.value
-    elif not isinstance(node.slice, (ast.Constant, ast.List)):
+    elif not isinstance(index, (ast.Constant, ast.List, ast.Name)):
         return None  # frame[(..., ...)] without .loc is no column selection
-    labels = _labels(node.slice)
     return (value.id, labels) if isinstance(value, ast.Name) and labels else None
 
 
@@ -51,9 +59,17 @@ class ColumnsByName(Recogniser):
 
     def find(self, codes: Sequence[CellCode], part: int = 0) -> list[Attempt]:
         attempts = []
+        names: dict[str, list[str]] = {}  # variables bound to labels, in notebook order
         for code in codes:
             if code.tree is None:
                 continue
+            for stmt in code.tree.body:
+                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                    labels = _labels(stmt.value) if isinstance(stmt.value, ast.List) else None
+                    if labels:
+                        names[stmt.targets[0].id] = labels
+                    else:
+                        names.pop(stmt.targets[0].id, None)
             picks: list[dict[str, Any]] = []
             for stmt in ast.walk(code.tree):
                 if not isinstance(stmt, ast.stmt) or isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
@@ -63,7 +79,7 @@ class ColumnsByName(Recogniser):
                     if isinstance(node, ast.stmt):
                         continue  # a nested statement is walked on its own
                     for sub in ast.walk(node):
-                        picked = _selection(sub)
+                        picked = _selection(sub, names)
                         if picked:
                             picks.append({"frame": picked[0], "labels": picked[1], "into": targets.get(id(sub))})
             if picks:

@@ -18,10 +18,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from grader.homework.recognise.base import (
+    MAX_READS,
     Attempt,
     Evidence,
     Measured,
     Recogniser,
+    effective_source,
+    loaded_globals,
     value_names,
 )
 from grader.notebook.static import CellCode
@@ -46,12 +49,40 @@ def grad_inputs(code: CellCode) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _with_grad(values: dict[str, Any], names: Sequence[str]) -> tuple[str, np.ndarray, np.ndarray] | None:
-    """The first of ``names`` read as a tensor with a gradient of its shape: (name, x, grad)."""
+def autograd_results(code: CellCode) -> dict[str, str]:
+    """input -> the name holding its gradient, for ``(gx,) = torch.autograd.grad(y, x)`` (and ``gx, = ...``,
+    ``gx = ...[0]``): the gradient is returned, not kept in ``x.grad``."""
+    out: dict[str, str] = {}
+    for node in ast.walk(code.tree) if code.tree is not None else []:
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+            continue
+        value, target = node.value, node.targets[0]
+        if isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Constant) and value.slice.value == 0:
+            value, target = value.value, ast.Tuple(elts=[target], ctx=ast.Store())
+        if not (isinstance(value, ast.Call) and ast.unparse(value.func).endswith("autograd.grad")):
+            continue
+        inputs = value.args[1] if len(value.args) > 1 else next((k.value for k in value.keywords if k.arg == "inputs"), None)
+        inputs_list = inputs.elts if isinstance(inputs, (ast.Tuple, ast.List)) else [inputs]
+        grads = target.elts if isinstance(target, (ast.Tuple, ast.List)) else []
+        for x, g in zip(inputs_list, grads):
+            if isinstance(x, ast.Name) and isinstance(g, ast.Name):
+                out[x.id] = g.id
+    return out
+
+
+def _with_grad(values: dict[str, Any], names: Sequence[str],
+               results: dict[str, str] | None = None) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """The first of ``names`` read as a tensor with a gradient of its shape: (name, x, grad); the
+    gradient is ``x.grad`` or the name ``results`` says holds what autograd.grad returned."""
     for name in names:
         value = values.get(name)
-        if isinstance(value, ArrayValue) and value.grad is not None and value.grad.array.shape == value.array.shape:
+        if not isinstance(value, ArrayValue):
+            continue
+        if value.grad is not None and value.grad.array.shape == value.array.shape:
             return name, value.array.astype(float), value.grad.array.astype(float)
+        grad = values.get((results or {}).get(name, ""))
+        if isinstance(grad, ArrayValue) and grad.array.shape == value.array.shape:
+            return name, value.array.astype(float), grad.array.astype(float)
     return None
 
 
@@ -64,20 +95,30 @@ class _Derivative(Recogniser):
 
     def find(self, codes: Sequence[CellCode], part: int = 0) -> list[Attempt]:
         attempts = []
+        made: list[str] = []  # names earlier cells made require grad
         for code in codes:
-            src = code.cell.source
-            if code.tree is None or not self.PATTERN.search(src) or not AUTOGRAD.search(src) \
-                    or (self.EXCLUDE is not None and self.EXCLUDE.search(src)):
+            if code.tree is None:
                 continue
-            inputs = grad_inputs(code)
-            if inputs:
-                reads = tuple(dict.fromkeys(inputs + list(value_names(codes, [code.cell.index]))))
-                attempts.append(Attempt(self.id, part, [code.cell.index], reads,
-                                        {"inputs": inputs, "tentative": self.TENTATIVE}))
+            own = grad_inputs(code)
+            src = effective_source(code, codes)  # with the helpers it calls: def prelu(...) in the cell before
+            if AUTOGRAD.search(src):
+                loaded = loaded_globals(code, codes)
+                inputs = list(dict.fromkeys(own + [n for n in loaded if n in made]))
+                # what the function was applied to, in the cells that computed the names this one reads
+                before = [c.cell.source for c in codes if c.cell.index < code.cell.index
+                          and set(value_names(codes, [c.cell.index])) & set(loaded)][-2:]
+                text = "\n".join([src, *before])
+                if inputs and self.PATTERN.search(text) and not (self.EXCLUDE is not None and self.EXCLUDE.search(text)):
+                    results = autograd_results(code)
+                    reads = tuple(dict.fromkeys(inputs + list(results.values())
+                                                + list(value_names(codes, [code.cell.index]))))
+                    attempts.append(Attempt(self.id, part, [code.cell.index], reads[:MAX_READS],
+                                            {"inputs": inputs, "tentative": self.TENTATIVE, "results": results}))
+            made += [n for n in own if n not in made]
         return attempts
 
     def _read(self, attempt: Attempt, ev: Evidence) -> tuple[str, np.ndarray, np.ndarray] | Measured:
-        found = _with_grad(ev.values, attempt.facts.get("inputs", []))
+        found = _with_grad(ev.values, attempt.facts.get("inputs", []), attempt.facts.get("results"))
         if found is not None:
             return found
         record = next((r for c in attempt.cells if (r := ev.records.get(c)) is not None and r.status != "ok"), None)
@@ -106,7 +147,9 @@ class ChainRuleDerivative(_Derivative):
         if off > 1e-3:
             return Measured("wrong", f"`{name}.grad` differs from the chain-rule derivative 2 sin(x)/x + log(x^2) cos(x) "
                             f"- 1/x^2 by up to {off:.3g} (relative): check f{ACCUMULATED}")
-        hand = [n for n, v in ev.values.items() if n not in attempt.facts["inputs"] and isinstance(v, ArrayValue)
+        returned = set(attempt.facts.get("results", {}).values())  # autograd.grad's own result is no formula
+        hand = [n for n, v in ev.values.items() if n not in attempt.facts["inputs"] and n not in returned
+                and isinstance(v, ArrayValue)
                 and v.array.shape == x.shape]
         agree = [n for n in hand if np.allclose(ev.values[n].array.astype(float)[keep], want, rtol=1e-3, atol=1e-4)]
         if agree:

@@ -23,6 +23,8 @@ from grader.values import ArrayValue
 SHAPE_ERROR = r"must match the size of tensor"
 NOT_SCALAR = r"grad can be implicitly created only for scalar outputs"
 TWICE = r"backward through the graph a second time"
+NUMPY_SHAPES = r"could not be broadcast together"  # numpy's error for the same division
+CHAINED = ("requires_grad_", "float", "double", "to", "clone", "detach")
 
 __all__ = ["RowNormalise", "ControlFlowGrad", "BackwardTwice"]
 
@@ -56,14 +58,22 @@ class RowNormalise(Recogniser):
     """``A / A.sum(axis=1)``: for a non-square A the shapes do not broadcast (the
     RuntimeError is the answer); for a square A each column j is divided by row sum j."""
 
-    expected_errors = (("RuntimeError", SHAPE_ERROR),)
+    expected_errors = (("RuntimeError", SHAPE_ERROR), ("ValueError", NUMPY_SHAPES))
 
     def find(self, codes: Sequence[CellCode], part: int = 0) -> list[Attempt]:
         attempts = []
+        sums: dict[str, str] = {}  # names bound to row sums (row_sums = A.sum(axis=1)) -> the matrix
         for code in codes:
-            names = [node.left.id for node in ast.walk(code.tree) if code.tree is not None
-                     and isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div)
-                     and isinstance(node.left, ast.Name) and _sum_over_rows(node.right) == node.left.id]
+            if code.tree is None:
+                continue
+            for stmt in code.tree.body:
+                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                    summed = _sum_over_rows(stmt.value)
+                    (sums.__setitem__(stmt.targets[0].id, summed) if summed else sums.pop(stmt.targets[0].id, None))
+            names = [node.left.id for node in ast.walk(code.tree)
+                     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and isinstance(node.left, ast.Name)
+                     and node.left.id in (_sum_over_rows(node.right),
+                                          sums.get(node.right.id) if isinstance(node.right, ast.Name) else None)]
             if names:
                 attempts.append(Attempt(self.id, part, [code.cell.index], (), {"names": sorted(set(names))}))
         return attempts
@@ -125,6 +135,9 @@ class ControlFlowGrad(Recogniser):
                 if not isinstance(node, ast.Assign) or len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
                     continue
                 name, value = node.targets[0].id, node.value
+                while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
+                        and value.func.attr in CHAINED:  # torch.randn(5).requires_grad_()
+                    value = value.func.value
                 if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in self.RANDOM \
                         and not _scalar_size(value):
                     randoms[name] = True

@@ -16,7 +16,17 @@ import math
 import re
 from typing import ClassVar, Sequence
 
-from grader.homework.recognise.base import Attempt, Evidence, Measured, Recogniser, fmt
+from grader.homework.recognise.base import (
+    Attempt,
+    Evidence,
+    Measured,
+    Recogniser,
+    callers,
+    expand_names,
+    fmt,
+    record_error,
+    target_names,
+)
 from grader.homework.trace import CellTrace, Op
 from grader.notebook.static import CellCode
 
@@ -103,22 +113,35 @@ class TransposeIdentity(Recogniser):
 
     def find(self, codes: Sequence[CellCode], part: int = 0) -> list[Attempt]:
         attempts, sums = [], set()  # sums: names bound to X + X.T (earlier cells of the scope too)
+        env: dict[str, ast.AST] = {}  # names bound to expressions (lhs = A.T + B.T), in statement order
         for code in codes:
             if code.tree is None:
                 continue
+            count, in_helper = 0, False
             for stmt in code.tree.body:  # statement order: a name rebound to something else is no sum any more
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):  # parameters are no globals
+                    found = sum(self._matches(a, b, sums) for a, b in _pairs(stmt))
+                    count, in_helper = count + found, in_helper or bool(found)
+                    continue
+                count += sum(self._matches(a, b, sums) or self._matches(expand_names(a, env), expand_names(b, env), set())
+                             for a, b in _pairs(stmt))
                 if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                     (sums.add if _plus_own_transpose(stmt.value) else sums.discard)(stmt.targets[0].id)
-            count = sum(self._matches(a, b, sums) for a, b in _pairs(code.tree))
+                    env[stmt.targets[0].id] = expand_names(stmt.value, env)
+                else:
+                    for name in (n for t in getattr(stmt, "targets", []) for n in target_names(t)):
+                        env.pop(name, None)
             if count or (self.kind == "symmetric" and any(_plus_own_transpose(n) for n in ast.walk(code.tree))):
-                attempts.append(Attempt(self.id, part, [code.cell.index], (), {"comparisons": count}))
+                # a helper defined here checks the identity when a later cell calls it
+                cells = [code.cell.index] + (callers(code, codes) if in_helper else [])
+                attempts.append(Attempt(self.id, part, cells, (), {"comparisons": count}))
         return attempts
 
     def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
         claim = self.CLAIMS[self.kind]
-        cell = attempt.cells[0]
-        record, trace = ev.records.get(cell), ev.trace(cell)
-        if trace is not None:
+        record = record_error(ev, attempt.cells)
+        traces = [t for c in attempt.cells if (t := ev.trace(c)) is not None]
+        for trace in traces:
             for error in trace.errors:
                 if error.op == "add" and re.search(SHAPE_ERROR, error.message) and len(error.shapes) == 2:
                     a, b = error.shapes
@@ -128,7 +151,7 @@ class TransposeIdentity(Recogniser):
         if record is not None and record.status == "error":
             return Measured("attempted", f"the cell failed before the comparison could be seen: {record.ename}: "
                             f"{record.evalue[:80]}")
-        checked = self._comparisons(trace) if trace is not None else []
+        checked = [c for trace in traces for c in self._comparisons(trace)]
         if not checked:
             if not attempt.facts.get("comparisons"):
                 return Measured("attempted", f"A + A^T was computed but never compared with its own transpose; "

@@ -20,6 +20,7 @@ from grader.homework.recognise.base import (
     Evidence,
     Measured,
     Recogniser,
+    notebook_classes,
     trains,
 )
 from grader.homework.trained import MeasuredModel
@@ -42,6 +43,20 @@ def _loader_of(node: ast.AST) -> str | None:
     return None
 
 
+def _listed(stmt: ast.stmt) -> tuple[str, str] | None:
+    """(name, data) of ``name = list(data.train_dataloader())`` (or ``[b for b in ...]``)."""
+    if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+        return None
+    value = stmt.value
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "list" and value.args:
+        data = _loader_of(value.args[0])
+    elif isinstance(value, ast.ListComp) and len(value.generators) == 1:
+        data = _loader_of(value.generators[0].iter)
+    else:
+        data = None
+    return (stmt.targets[0].id, data) if data else None
+
+
 def _batch_names(target: ast.AST) -> list[str]:
     if isinstance(target, ast.Name):
         return [target.id]
@@ -61,6 +76,13 @@ class LastBatch(Recogniser):
         attempts = []
         for code in codes:
             for stmt in code.tree.body if code.tree is not None else []:
+                listed = _listed(stmt)
+                if listed is not None:  # batches = list(data.train_dataloader()): the last one is batches[-1]
+                    name, data = listed
+                    reads = (name, f"{data}.num_train", f"{data}.batch_size")
+                    attempts.append(Attempt(self.id, part, [code.cell.index], reads,
+                                            {"names": [name], "data": data, "listed": True}))
+                    break
                 data = _loader_of(stmt.iter) if isinstance(stmt, ast.For) else None
                 if data is None or trains(ast.unparse(stmt)) or re.search(r"\bbreak\b", ast.unparse(stmt)):
                     continue
@@ -79,6 +101,8 @@ class LastBatch(Recogniser):
         tensors = []
         for name in attempt.facts["names"]:
             value = ev.values.get(name)
+            if attempt.facts.get("listed"):
+                value = value[-1] if isinstance(value, list) and value else None  # the last of every batch
             for item in value if isinstance(value, (list, tuple)) else [value]:  # `for batch in ...`: (X, y)
                 if isinstance(item, ArrayValue) and item.array.ndim:
                     tensors.append(item)
@@ -97,10 +121,64 @@ class LastBatch(Recogniser):
                         "last batch (no drop_last)")
 
 
-def hidden_layers(model: MeasuredModel) -> int:
-    """Hidden layers of a model: its Linear layers minus the output layer (0 if it tells none)."""
+MATRIX_MAKERS = ("randn", "rand", "zeros", "ones", "empty", "full", "normal", "Tensor", "FloatTensor")
+
+
+def _matrix_call(node: ast.AST) -> bool:
+    """A call making a 2-D tensor: ``torch.randn(a, b)``, ``torch.normal(0, s, (a, b))``,
+    ``torch.empty((a, b))``, ``torch.zeros(size=(a, b))``."""
+    if not isinstance(node, ast.Call):
+        return False
+    name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+    if name not in MATRIX_MAKERS:
+        return False
+    size = next((k.value for k in node.keywords if k.arg == "size"), None)
+    if size is None:
+        if name in ("normal", "full"):
+            size = node.args[2 if name == "normal" else 0] if len(node.args) > (2 if name == "normal" else 0) else None
+        elif len(node.args) == 1:
+            size = node.args[0]
+        else:
+            return len(node.args) == 2
+    return isinstance(size, (ast.Tuple, ast.List)) and len(size.elts) == 2
+
+
+def _class_matrices(name: str, classes: dict[str, ast.ClassDef], depth: int = 0) -> int:
+    """Weight matrices a notebook class makes itself (``self.W2 = nn.Parameter(torch.randn(h1, h2))``,
+    ``self.weight = torch.normal(0, s, (n, m), requires_grad=True)``), its notebook base classes'
+    included; its submodules are counted from the model's structure."""
+    node = classes.get(name)
+    if node is None or depth > 3:
+        return 0
+    count = 0
+    for fn in node.body:
+        if isinstance(fn, ast.FunctionDef) and fn.name == "__init__":
+            for stmt in ast.walk(fn):
+                if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Attribute) for t in stmt.targets) \
+                        and any(_matrix_call(n) for n in ast.walk(stmt.value)):
+                    count += 1
+    for base in node.bases:
+        base_name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+        if base_name != name and base_name in classes:
+            count += _class_matrices(base_name, classes, depth + 1)
+    return count
+
+
+def hidden_layers(model: MeasuredModel, codes: Sequence[CellCode] = ()) -> int:
+    """Hidden layers of an MLP: its weight matrices minus the output layer's (0 if it tells none).
+
+    The matrices are the model's 2-D parameters when the measurement lists them (``weights``),
+    else counted from its structure: every ``Linear`` (a ``LazyLinear`` is one once it ran), in
+    a ``Sequential``, a ``ModuleList`` or anywhere in the tree, plus the matrices each notebook
+    class in the tree makes itself (a from-scratch ``W1, W2, W3``, a custom layer's ``weight``)."""
+    weights = getattr(model, "weights", None)
+    if isinstance(weights, list) and weights:
+        return max(sum(1 for shape in weights if len(shape) == 2) - 1, 0)
     linears = len(re.findall(r"\bLinear\(", model.architecture))
-    return max(linears - 1, 0)
+    classes = notebook_classes(codes, model.cell)
+    own = sum(_class_matrices(token, classes) for token in re.findall(r"[A-Za-z_]\w*", model.architecture)
+              if token != "Linear")
+    return max(linears + own - 1, 0)
 
 
 class DeeperMLP(Recogniser):
@@ -113,14 +191,15 @@ class DeeperMLP(Recogniser):
                 if c.tree is not None and trains(c.cell.source)]
 
     def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
-        deep = [m for m in ev.models if m.trained and m.fmnist and hidden_layers(m) >= 2]
+        deep = [m for m in ev.models if m.trained and m.fmnist and hidden_layers(m, ev.codes) >= 2]
         if not deep:  # the book's models (one hidden layer), or no model: not this exercise
             return Measured("none", "no model with two or more hidden layers was trained in these cells")
         lines = []
         for model in deep[:3]:
             accuracy = f"test accuracy {model.accuracy:.3f}" if model.accuracy is not None else (
                 model.reason or "not measured")
-            lines.append(f"{model.cls} with {hidden_layers(model)} hidden layers ({model.architecture}): {accuracy}")
+            lines.append(f"{model.cls} with {hidden_layers(model, ev.codes)} hidden layers ({model.architecture}): "
+                         f"{accuracy}")
         if all(m.accuracy is None for m in deep):
             return Measured("attempted", "; ".join(lines))
         return Measured("correct", "; ".join(lines) + "; compare it with the book's one hidden layer")
