@@ -190,7 +190,6 @@ class ForkServer:
     def __init__(self, python: str = sys.executable, jail: str = JAIL, idle: float = 0) -> None:
         self._lock = threading.Lock()
         self.owner = os.getpid()
-        self.started = time.monotonic()
         self.python, self.jail, self.idle = python, jail, idle
         self.path = template_address(python, jail)
         self.sock = _connect(self.path)
