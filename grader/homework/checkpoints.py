@@ -6,7 +6,11 @@ compared like section fingerprints), what it reads (globals or dotted attributes
 ``data.w``), or a notebook function it calls on the grader's inputs, or the figures drawn
 in the anchor cell; and an expectation computed here, in the grader's process. The
 probe runs right after the anchor cell, so a later cell that reuses a name cannot spoil
-the reading. When the anchor cell itself changes a read name after the anchor (a whole
+the reading. When the book's value needs more statements of the book's cell after the
+anchor (``y.backward()`` after ``y = x.sum()``, the plot after ``y = torch.relu(x)``),
+the checkpoint lists them as ``then``: they are found in order after the anchor, in
+the same cell or in later ones, so a notebook that splits the book's cell into one cell
+per statement (or prints a value in between) is read where the value is complete. When the anchor cell itself changes a read name after the anchor (a whole
 section merged into one cell), the value at the end of the cell is not the one the book
 shows, and the checkpoint is reported as not measurable rather than failed.
 
@@ -55,6 +59,7 @@ class Checkpoint:
     reads: tuple[str, ...] = ()
     call: Call | None = None
     figures: bool = False
+    then: tuple[str, ...] = ()   # statements after the anchor that complete the value (see the module)
 
     @property
     def kind(self) -> str:
@@ -112,20 +117,49 @@ def _assigned_roots(stmt: ast.stmt) -> set[str]:
     return roots
 
 
-def find_anchor(anchor: str, codes: Sequence[CellCode], prefer: Sequence[int] = ()) -> tuple[CellCode, int] | None:
-    """The first cell (among ``prefer``, else any) whose code contains ``anchor``, and the
-    index of the top-level statement that does."""
-    wanted = normalise_code(anchor)
-    ordered = [c for c in codes if c.cell.index in set(prefer)] + [c for c in codes if c.cell.index not in set(prefer)]
-    for code in ordered:
+def _statement_texts(codes: Sequence[CellCode]) -> list[tuple[CellCode, int, str]]:
+    """Every top-level statement of ``codes`` in order: (cell, index, normalised code)."""
+    out = []
+    for code in codes:
         for i, stmt in enumerate(_statements(code)):
             try:
-                text = normalise_code(ast.unparse(stmt))
+                out.append((code, i, normalise_code(ast.unparse(stmt))))
             except (ValueError, TypeError, RecursionError):
                 continue
-            if wanted in text:
-                return code, i
-    return None
+    return out
+
+
+def find_anchor(anchor: str, codes: Sequence[CellCode], prefer: Sequence[int] = (),
+                then: Sequence[str] = ()) -> tuple[CellCode, int] | None:
+    """The first cell (among ``prefer``, else any) whose code contains ``anchor``, and the
+    index of the top-level statement that does.
+
+    With ``then``, each of those statements is looked for in order after the anchor's (in
+    its cell, then in the cells after it in ``codes``) and the last one is returned: the
+    value is complete only there, whether the notebook keeps the book's cell whole or
+    splits it. An anchor whose ``then`` is not all found after it gives way to a later
+    occurrence; if none has it, the first anchor is returned (a variant of the book's code)."""
+    wanted = normalise_code(anchor)
+    ordered = [c for c in codes if c.cell.index in set(prefer)] + [c for c in codes if c.cell.index not in set(prefer)]
+    statements = _statement_texts(ordered)
+    first: tuple[CellCode, int] | None = None
+    for position, (code, i, text) in enumerate(statements):
+        if wanted not in text:
+            continue
+        first = first or (code, i)
+        found: tuple[CellCode, int] | None = (code, i)
+        rest = statements[position + 1:]
+        for step in then:
+            step_text = normalise_code(step)
+            at = next((k for k, (_, _, t) in enumerate(rest) if step_text in t), None)
+            if at is None:
+                found = None
+                break
+            found = rest[at][:2]
+            rest = rest[at + 1:]
+        if found is not None:
+            return found
+    return first
 
 
 def changed_after(code: CellCode, statement: int, names: Sequence[str]) -> list[str]:

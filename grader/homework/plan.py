@@ -76,7 +76,7 @@ def _place_checkpoint(key: str, checkpoint: Checkpoint, codes: Sequence[CellCode
                       placements: dict[int, str | None]) -> Planned:
     planned = Planned(checkpoint, key)
     in_section = [c for c, s in placements.items() if s == checkpoint.section]
-    found = find_anchor(checkpoint.anchor, [c for c in codes if c.cell.index in in_section])
+    found = find_anchor(checkpoint.anchor, [c for c in codes if c.cell.index in in_section], then=checkpoint.then)
     if found is None:
         planned.status = "not_found"
         planned.message = f"no cell runs `{checkpoint.anchor}`"

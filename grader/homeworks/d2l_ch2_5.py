@@ -137,7 +137,8 @@ CHECKPOINTS = (
     Checkpoint("2.5", "y = 2 x . x is 28", "y = 2 * torch.dot(x, x)", close(28.0), reads=("y",)),
     Checkpoint("2.5", "the gradient of 2 x . x is [0, 4, 8, 12]", "x.grad == 4 * x", grad_close([0.0, 4, 8, 12]),
                reads=("x",)),
-    Checkpoint("2.5", "the gradient of x.sum() is all ones", "y = x.sum()", grad_close([1.0, 1, 1, 1]), reads=("x",)),
+    Checkpoint("2.5", "the gradient of x.sum() is all ones", "y = x.sum()", grad_close([1.0, 1, 1, 1]), reads=("x",),
+               then=("y.backward()",)),
     Checkpoint("2.5", "the gradient of x * x (summed) is [0, 2, 4, 6]", "y.backward(gradient=torch.ones(len(y)))",
                grad_close([0.0, 2, 4, 6]), reads=("x",)),
     Checkpoint("2.5", "through the control flow, a.grad equals d / a", "a.grad == d / a",
@@ -149,13 +150,14 @@ CHECKPOINTS = (
     Checkpoint("3.1", "the vectorised d = a + b is all 2", "d = a + b", equal(np.full(10000, 2.0)), reads=("d",)),
     Checkpoint("3.1", "the figure shows the three normal densities", "params = [(0, 1), (0, 2), (3, 1)]",
                figure_shows(("N(0, 1)", _normal(0, 1)), ("N(0, 2)", _normal(0, 2)), ("N(3, 1)", _normal(3, 1)),
-                            atol=1e-6), figures=True),
+                            atol=1e-6), figures=True, then=("for mu, sigma in params",)),
     # 3.2
     Checkpoint("3.2", "the method added to A prints b = 1", "a.do()", equal(1), reads=("a.b",)),
     Checkpoint("3.2", "B keeps a and b, not the ignored c", "b = B(a=1, b=2, c=3)",
                each(equal(1), equal(2), raises("AttributeError")), reads=("b.a", "b.b", "b.c")),
     Checkpoint("3.2", "the progress board draws sin and cos", "board = d2l.ProgressBoard('x')",
-               figure_shows(("sin", np.sin), ("cos", np.cos), atol=0.05), figures=True),
+               figure_shows(("sin", np.sin), ("cos", np.cos), atol=0.05), figures=True,
+               then=("board.draw(x, np.sin(x), 'sin', every_n=2)",)),
     # 3.4
     Checkpoint("3.4", "after 3 epochs w and b are within 0.5 of [2, -3.4] and 4.2", "trainer.fit(model, data)",
                satisfies(lambda model, w, b: np.all(np.abs(model.tensors["w"].array.ravel() - w.array) < 0.5)
@@ -184,7 +186,7 @@ CHECKPOINTS = (
                shape_is((256,)), reads=("preds",)),
     # 5.1
     Checkpoint("5.1", "the plot of relu", "y = torch.relu(x)", figure_shows(("relu", lambda x: np.maximum(x, 0))),
-               figures=True),
+               figures=True, then=("'relu(x)'",)),
     Checkpoint("5.1", "the gradient of relu is a step", "'grad of relu'",
                figure_shows(("grad of relu", lambda x: (x > 0).astype(float))), figures=True),
     Checkpoint("5.1", "the plot of sigmoid", "'sigmoid(x)'", figure_shows(("sigmoid", _sigmoid)), figures=True),

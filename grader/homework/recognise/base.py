@@ -262,6 +262,56 @@ def callers(code: CellCode, codes: Sequence[CellCode]) -> list[int]:
     return out[:6]
 
 
+def bound_names(code: CellCode) -> set[str]:
+    """Names the cell's top-level statements bind: assignments (through tuples, ``+=``),
+    functions and classes; not imports."""
+    names: set[str] = set()
+    for stmt in code.tree.body if code.tree is not None else []:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+        elif isinstance(stmt, ast.Assign):
+            names |= {n for t in stmt.targets for n in target_names(t) if n != "_"}
+        elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+            names |= set(target_names(stmt.target))
+    return names
+
+
+def _loads(code: CellCode) -> set[str]:
+    return {n.id for n in ast.walk(code.tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} \
+        if code.tree is not None else set()
+
+
+def downstream(code: CellCode, codes: Sequence[CellCode], limit: int = 12) -> list[int]:
+    """Later cells of ``codes`` that read what ``code`` binds, directly or through each other:
+    the rest of a computation split over cells (constants here, the function using them in
+    the next cell, the data and the fit in the cells after), at most ``limit`` of them."""
+    names = bound_names(code)
+    out: list[int] = []
+    for later in codes:
+        if len(out) >= limit or not names:
+            break
+        if later.cell.index <= code.cell.index:
+            continue
+        if names & _loads(later):
+            out.append(later.cell.index)
+            names |= bound_names(later)
+    return out
+
+
+def upstream_source(code: CellCode, codes: Sequence[CellCode]) -> str:
+    """The source of the earlier cells of ``codes`` that last bound a name ``code`` reads (``R =
+    torch.tensor(1.0, requires_grad=True)`` in the cell before the loop that fits it)."""
+    wanted = _loads(code)
+    last: dict[str, CellCode] = {}
+    for earlier in codes:
+        if earlier.cell.index >= code.cell.index:
+            break
+        for name in bound_names(earlier) & wanted:
+            last[name] = earlier
+    cells = sorted({c.cell.index: c for c in last.values()}.items())
+    return "\n".join(c.cell.source for _, c in cells)
+
+
 def loaded_globals(code: CellCode, codes: Sequence[CellCode]) -> list[str]:
     """Names ``code`` reads that an earlier cell of ``codes`` binds by assignment (the data of an
     answer computed in the cell before)."""

@@ -15,7 +15,7 @@ from grader.checking.checks import as_array
 from grader.notebook.static import CellCode
 from grader.values import ArrayValue, FrameValue
 from grader.homework.recognise.base import (Attempt, Evidence, Measured, Recogniser, assigned_names, fmt, record_error,
-                                            scalar_of, static_shape, target_names, uses, value_names)
+                                            scalar_of, static_shape, target_names, upstream_source, uses, value_names)
 from grader.homework.trace import CellTrace
 
 ELEMENTWISE = ("add", "sub", "mul", "div")
@@ -212,7 +212,9 @@ class AbaloneFractions(Recogniser):
         for i, code in enumerate(codes):
             if re.search(r"fetch_ucirepo|abalone", code.cell.source, re.IGNORECASE) and code.tree is not None:
                 cells, names = [code.cell.index], set(code.defines)
-                for later in codes[i + 1:i + 6]:
+                # the cells that use what it loaded, directly or through each other (one statement per cell
+                # spreads the load, the frame, the counts and each share over a dozen cells)
+                for later in codes[i + 1:i + 13]:
                     if later.tree is None:
                         continue
                     loads = {n.id for n in ast.walk(later.tree) if isinstance(n, ast.Name)}
@@ -318,16 +320,15 @@ class SinDerivative(Recogniser):
                 continue
             if re.search(r"\blog\b", src):  # log(x^2) sin(x) + 1/x: the chain-rule exercise (2.5-6), not sin alone
                 continue
-            reads: list[str] = []
-            for node in ast.walk(code.tree):
-                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and any(
-                        k.arg == "requires_grad" for k in node.value.keywords):
-                    reads += [t.id for t in node.targets if isinstance(t, ast.Name)]
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                        and node.func.attr == "requires_grad_" and isinstance(node.func.value, ast.Name):
-                    reads.append(node.func.value.id)
-                if isinstance(node, ast.Assign) and "autograd.grad" in ast.unparse(node.value):
-                    reads += [f"grad:{n}" for t in node.targets for n in target_names(t)]  # (dx,) = ... too
+            reads = self._inputs(code.tree)
+            if not reads and code.tree is not None:
+                # the input made to require grad in a cell before (one statement per cell): read it after this one
+                loads = {n.id for n in ast.walk(code.tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+                before = upstream_source(code, codes)
+                try:
+                    reads = [r for r in self._inputs(ast.parse(before)) if r in loads] if before else []
+                except SyntaxError:
+                    reads = []
             if reads:
                 cells = [code.cell.index] + self._plotted_after(code, codes, reads)
                 attempts.append(Attempt(self.id, part, cells,
@@ -336,17 +337,42 @@ class SinDerivative(Recogniser):
         return attempts
 
     @staticmethod
-    def _plotted_after(code: CellCode, codes: Sequence[CellCode], reads: Sequence[str]) -> list[int]:
-        """The next cell, when it plots what this one computed (computed in one cell, drawn in the next)."""
+    def _inputs(tree: ast.AST) -> list[str]:
+        """Names the code makes require grad (``xs = torch.linspace(..., requires_grad=True)``,
+        ``x.requires_grad_()``) and ``grad:`` names bound to ``torch.autograd.grad``."""
+        reads: list[str] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and any(
+                    k.arg == "requires_grad" for k in node.value.keywords):
+                reads += [t.id for t in node.targets if isinstance(t, ast.Name)]
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr == "requires_grad_" and isinstance(node.func.value, ast.Name):
+                reads.append(node.func.value.id)
+            if isinstance(node, ast.Assign) and "autograd.grad" in ast.unparse(node.value):
+                reads += [f"grad:{n}" for t in node.targets for n in target_names(t)]  # (dx,) = ... too
+        return reads
+
+    PLOTS = re.compile(r"\bplot\(|\.plot\(|scatter\(")
+    PYPLOT_ONLY = re.compile(r"^(\s*(plt|pyplot|ax|axes|fig)\.\w+\(.*\)\s*|\s*)$")
+
+    @classmethod
+    def _plotted_after(cls, code: CellCode, codes: Sequence[CellCode], reads: Sequence[str]) -> list[int]:
+        """The cells right after this one that plot what it computed (computed in one cell, drawn in
+        the next; or, one statement per cell, each line drawn in a cell and the legend and
+        ``plt.show()`` in their own), up to four."""
         if re.search(r"\bplot\(|\.plot\(|imshow|scatter", code.cell.source):
             return []
         names = {r.replace("grad:", "") for r in reads}
-        later = [c for c in codes if c.cell.index > code.cell.index][:1]
-        for nxt in later:
+        out: list[int] = []
+        for nxt in [c for c in codes if c.cell.index > code.cell.index][:4]:
             used = {n.id for n in ast.walk(nxt.tree) if isinstance(n, ast.Name)} if nxt.tree is not None else set()
-            if used & names and re.search(r"\bplot\(|\.plot\(|scatter\(", nxt.cell.source):
-                return [nxt.cell.index]
-        return []
+            if used & names and cls.PLOTS.search(nxt.cell.source):
+                out.append(nxt.cell.index)
+            elif out and all(cls.PYPLOT_ONLY.match(line) for line in nxt.cell.source.splitlines()):
+                out.append(nxt.cell.index)   # plt.legend(), plt.show() after the lines
+            else:
+                break
+        return out
 
     def measure(self, attempt: Attempt, ev: Evidence) -> Measured:
         cos = uses(ev.codes, attempt.cells, COS_RULES)

@@ -14,8 +14,8 @@ from grader.checking.checks import as_array
 from grader.notebook.static import CellCode
 from grader.values import ArrayValue, ModuleValue
 from grader.homework.recognise.base import (MAX_READS, Attempt, Evidence, Measured, Recogniser, called_helpers, callers,
-                                            constant_value, effective_source, loaded_globals, trains, uses,
-                                            value_names)
+                                            constant_value, downstream, effective_source, loaded_globals, trains,
+                                            upstream_source, uses, value_names)
 
 CLOSED_FORMS = ("numpy.polyfit", "numpy.linalg.lstsq", "torch.linalg.lstsq", "numpy.linalg.pinv", "torch.linalg.pinv",
                 "scipy.optimize.curve_fit", "scipy.stats.linregress", "numpy.linalg.inv", "torch.linalg.inv")
@@ -194,13 +194,19 @@ class InitRuns(Recogniser):
             cells = [code.cell.index]
             classes = [n.name for n in (code.tree.body if code.tree else []) if isinstance(n, ast.ClassDef)]
             if not trains(code.cell.source):
-                owners = self._owners(code)
-                for later in codes[i + 1:i + 4]:
+                # trained in a later cell: one that makes the class or reuses the changed model, or (one
+                # statement per cell) one that trains a model a cell in between made from them
+                owners = set(self._owners(code)) | set(value_names(codes, [code.cell.index]))
+                made_between: list[int] = []
+                for later in codes[i + 1:i + 6]:
                     made = any(re.search(rf"\b{c}\s*\(", later.cell.source) for c in classes)
-                    reused = any(re.search(rf"\b{o}\b", later.cell.source) for o in owners)  # trained in the next cell
+                    reused = [o for o in owners if re.search(rf"\b{re.escape(o)}\b", later.cell.source)]
                     if (made or reused) and trains(later.cell.source):
-                        cells.append(later.cell.index)
+                        cells += made_between + [later.cell.index]
                         break
+                    if made or set(reused) - {"self"}:
+                        made_between.append(later.cell.index)
+                        owners |= set(value_names(codes, [later.cell.index]))
             attempts.append(Attempt(self.id, part, cells, (), {"variants": variants}))
         return attempts
 
@@ -238,13 +244,15 @@ class OhmFit(Recogniser):
         attempts = []
         for code in codes:
             src = effective_source(code, codes)  # a fit written as a helper and called here
-            learnt = "requires_grad" in src or re.search(r"\bnn\.Linear\(\s*1\s*,\s*1\b", src)  # R as a 1x1 layer
+            # R made learnable here or in the cell that last bound it (the data and R set up in cells before the loop)
+            setup = src + "\n" + upstream_source(code, codes)
+            learnt = "requires_grad" in setup or re.search(r"\bnn\.Linear\(\s*1\s*,\s*1\b", setup)  # R as a 1x1 layer
             if code.tree is None or not learnt or not trains(src):
                 continue
             names = {n.id for n in ast.walk(code.tree) if isinstance(n, ast.Name)}
             names |= {n for f in called_helpers(code, codes) for n in [f.name, *(a.arg for a in f.args.args)]}
             vocab = any(self.VOCAB.search(n) for n in names) or ({"R", "I"} <= names or {"R", "V"} <= names)
-            if vocab and not re.search(r"6\.62\d*e-34", src):
+            if vocab and not re.search(r"6\.62\d*e-34", setup):
                 # the current and voltage may come from the cell before
                 reads = tuple(dict.fromkeys([*value_names(codes, [code.cell.index]), *loaded_globals(code, codes)]))
                 attempts.append(Attempt(self.id, part, [code.cell.index], reads[:MAX_READS]))
@@ -303,6 +311,8 @@ def planck(wavelength: np.ndarray, temperature: float) -> np.ndarray:
 class PlanckFit(Recogniser):
     """A temperature fitted to a spectrum with Planck's law."""
 
+    FITS = re.compile(r"curve_fit|minimize|least_squares|leastsq|\.backward\(|\.step\(")
+
     def find(self, codes: Sequence[CellCode], part: int = 0) -> list[Attempt]:
         attempts = []
         for code in codes:
@@ -313,7 +323,13 @@ class PlanckFit(Recogniser):
             has_k = any(abs(v / K - 1) < 0.01 for v in consts if v > 0)
             if (has_h and has_k) or self._scipy_constants(code):
                 cells = [code.cell.index] + callers(code, codes)  # radiance(...) defined here, fitted later
-                attempts.append(Attempt(self.id, part, cells, value_names(codes, cells)))
+                if not self.FITS.search(code.cell.source):
+                    # the constants alone here: the law, the data and the fit follow in the cells that use them
+                    cells = sorted(set(cells) | set(downstream(code, codes)))
+                reads = list(value_names(codes, cells))
+                for later in (c for c in codes if c.cell.index in cells[1:]):
+                    reads += [n for n in loaded_globals(later, codes) if n not in reads]  # the wavelengths of a cell before
+                attempts.append(Attempt(self.id, part, cells, tuple(reads[:MAX_READS])))
         return attempts
 
     @staticmethod
