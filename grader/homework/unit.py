@@ -24,7 +24,7 @@ from grader.homework.recognise import Recogniser
 from grader.homework.rubric import Rubric
 from grader.homework.sections import SectionSpec, find_sections
 from grader.homework.trace import TRACE_KEY, trace_probe
-from grader.homework.trained import models_probe
+from grader.homework.trained import models_probe, warm_imports
 from grader.notebook.load import Notebook
 from grader.notebook.static import CellCode
 from grader.protocol import ExecutionRun, KernelCall
@@ -97,6 +97,7 @@ class Homework(UnitBase):
                 calls.append(KernelCall(key, request, 0.0, ctx.origin_to_position(attempt.cells[-1])))
         _, request = models_probe()
         calls.append(KernelCall(f"{self.id}/models", request, MODEL_PROBE_TIMEOUT, None))
+        warm_imports()  # what measuring the models needs, imported while the kernel runs
         return calls
 
     def evaluate(self, parts: list[tuple[UnitContext, ExecutionRun]]) -> UnitResult:

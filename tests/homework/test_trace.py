@@ -112,6 +112,38 @@ def test_recording_stops_after_the_cap(runtime: Any) -> None:
     assert (event["trace"]["ops"], event["trace"]["truncated"]) == ([["add", [[2], [2]], [2], 2, None]], True)
 
 
+def test_the_runtimes_own_batches_are_not_the_notebooks_operations(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of the grader's Fashion-MNIST come from the runtime's fetcher: iterating a
+    whole epoch costs the cell's trace no calls, so a later operation is still recorded."""
+    import types
+
+    from torch.utils.data import DataLoader
+    from torch.utils.data._utils import fetch
+    from torchvision.datasets import mnist
+    from torchvision.transforms import ToTensor
+
+    from grader.config import load_options
+
+    store = load_options().data_path
+    if not (store / "fashion-mnist" / "test-images.npy").is_file():
+        pytest.skip("no data store")
+    runtime._CONFIG["data_dir"] = str(store)
+    fake = types.SimpleNamespace(FashionMNIST=mnist.FashionMNIST, VisionDataset=mnist.VisionDataset)
+    runtime._patch_torchvision_mnist(fake)
+    monkeypatch.setattr(fetch._MapDatasetFetcher, "fetch", fetch._MapDatasetFetcher.fetch)  # restored after
+    runtime._patch_fetch(fetch)
+    runtime._TRACE_MAX_CALLS = 200   # 40 batches of 256: the per-item path made ~3 calls per item
+    data = fake.FashionMNIST(root="/nowhere", train=False, transform=ToTensor())
+
+    def cell() -> None:
+        for _ in DataLoader(data, 256):
+            pass
+        torch.ones(2, 3, 1) + torch.ones(3)
+    trace = _run_cell(runtime, cell)["trace"]
+    assert trace["ops"][-1] == ["add", [[2, 3, 1], [3]], [2, 3, 3], 1, None]
+    assert trace["calls"] < 200 and not trace["truncated"]
+
+
 def _run(events: dict[int, list[Any]]) -> ExecutionRun:
     return ExecutionRun(ExecutionSummary(), events=events)
 
