@@ -39,7 +39,7 @@ from typing import Any
 
 from grader.config import Options
 from grader.engine.runtime import runtime_source
-from grader.engine.sandbox import JAIL, PASS_ENV, font_cache_files
+from grader.engine.sandbox import JAIL, OPENMP_ENV, PASS_ENV, font_cache_files
 
 __all__ = [
     "ForkError",
@@ -73,7 +73,7 @@ def template_env() -> dict[str, str]:
         "HOME": tempfile.gettempdir(), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0",
         "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
         "MPLBACKEND": "Agg", "JUPYTER_PLATFORM_DIRS": "1", "TQDM_MININTERVAL": "5",
-        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **OPENMP_ENV,
     })
     if fonts:
         env["MPLCONFIGDIR"] = str(Path(fonts[0]).parent)  # the font list, built once, loaded once

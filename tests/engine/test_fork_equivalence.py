@@ -91,6 +91,7 @@ def test_a_forked_kernel_sees_the_same_sandbox_and_interpreter(tmp_path: Path, o
     fresh, forked = facts[False], facts[True]
     assert forked["torch_threads"] == 2 and forked["blas_threads"] == [2]
     assert forked["start_method"] == "fork"
+    assert fresh["env"]["GOMP_SPINCOUNT"] == forked["env"]["GOMP_SPINCOUNT"] == "1000"  # short OpenMP spin
     assert forked["status"]["CapEff"] == ["0000000000000000"] and forked["status"]["NoNewPrivs"] == ["1"]
     # RLIMIT_DATA grows by the template's shared imports (the student allocated none of it)
     assert forked["rlimits"].pop("RLIMIT_DATA")[0] >= fresh["rlimits"].pop("RLIMIT_DATA")[0]

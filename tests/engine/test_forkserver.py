@@ -29,6 +29,8 @@ def test_the_template_environment_holds_nothing_of_the_graders(monkeypatch: pyte
     assert env["PYTHONHASHSEED"] == "0" and env["PYTHONNOUSERSITE"] == "1"
     # BLAS/OpenMP pools would start threads at import: the template stays single-threaded
     assert env["OPENBLAS_NUM_THREADS"] == env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
+    # libgomp reads its spin count when the template imports torch: a forked kernel keeps it
+    assert env["GOMP_SPINCOUNT"] == "1000"
 
 
 def test_a_forked_process_is_watched_and_killed_through_its_pidfd() -> None:
