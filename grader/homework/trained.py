@@ -34,7 +34,7 @@ from grader.checking.probe import Steps, build_request
 from grader.notebook.static import CellCode
 from grader.values import ArrayValue, ModuleValue
 
-__all__ = ["MeasuredModel", "models_probe", "warm_imports", "verified_book_classes", "net_forward_classes", "measure_models",
+__all__ = ["MeasuredModel", "models_probe", "warm_imports", "trainable_matrices", "verified_book_classes", "net_forward_classes", "measure_models",
            "activations_of", "printed_accuracies", "DISAGREEMENT", "UNTRUSTED"]
 
 DISAGREEMENT = 0.05
@@ -64,6 +64,7 @@ class MeasuredModel:
     printed: list[float] = field(default_factory=list)
     stored_printed: list[float] = field(default_factory=list)
     section: str | None = None
+    weights: list[list[int]] = field(default_factory=list)  # shapes of its trainable matrices, in order
 
     @property
     def disagrees(self) -> bool:
@@ -277,6 +278,14 @@ def measure_models(entries: Any, part: int, cell_of: dict[int, int], book: Any,
         torch.set_num_threads(threads)
 
 
+def trainable_matrices(module: ModuleValue) -> list[list[int]]:
+    """Shapes of the model's 2-D parameters and of the 2-D tensors it holds that require
+    grad (a from-scratch model's ``W1 = torch.randn(..., requires_grad=True)``), in order."""
+    found = [*module.params.values(), *(t for t in module.tensors.values()
+                                        if isinstance(t, ArrayValue) and t.requires_grad)]
+    return [list(v.shape) for v in found if isinstance(v, ArrayValue) and len(v.shape) == 2]
+
+
 def _measure_all(entries: list[Any], part: int, cell_of: dict[int, int], book: Any,
                  data_root: Path) -> list[MeasuredModel]:
     labels: np.ndarray | None = None
@@ -292,7 +301,7 @@ def _measure_all(entries: list[Any], part: int, cell_of: dict[int, int], book: A
                               hparams={k: v for k, v in (entry.get("hparams") or {}).items()
                                        if isinstance(v, (int, float, str, bool))},
                               fits=[_fit_summary(f) for f in entry.get("fits") or [] if isinstance(f, dict)],
-                              activations=activations_of(module))
+                              activations=activations_of(module), weights=trainable_matrices(module))
         if fmnist:
             if labels is None:
                 labels = _test_images(data_root, 28)[1]

@@ -108,9 +108,25 @@ def test_hidden_layers_of_any_mlp() -> None:
     assert hidden_layers(book, codes(*BOOK["5.2"])) == 1 and hidden_layers(scratch) == 0  # no class, nothing counted
     # a class defined after the model's cell does not count for it
     assert hidden_layers(MeasuredModel(0, 5, "MLPScratch3", 0, "MLPScratch3", True, True), codes("x = 1", SCRATCH3)) == 0
-    custom.weights = [(784, 256), (256, 10), (10,)]  # 2-D parameters, when the measurement lists them
-    assert hidden_layers(custom, cells) == 1
+    # matrices made where no code reading sees them (a loop, setattr): the measured ones count
+    looped = MeasuredModel(0, 6, "LoopNet", 2, "LoopNet", True, True)
+    assert hidden_layers(looped, cells) == 0
+    looped.weights = [[784, 256], [256, 256], [256, 10]]
+    assert hidden_layers(looped, cells) == 2
     [attempt] = DEEP.find(codes("deep = DeepNet()\nfor X, y in data.train_dataloader():\n    loss(X, y).backward()"))
     m = DEEP.measure(attempt, Evidence({}, {}, [], [scratch], cells))
     assert (m.status, m.message) == ("correct", ("MLPScratch3 with 2 hidden layers (MLPScratch3): test accuracy "
                                                  "0.800; compare it with the book's one hidden layer"))
+
+
+def test_the_measured_matrices_are_2d_parameters_and_grad_tensors_in_order() -> None:
+    from grader.homework.trained import trainable_matrices
+    from grader.values import ArrayValue, ModuleValue
+
+    def arr(*shape: int, grad: bool = False) -> ArrayValue:
+        return ArrayValue(np.zeros(shape, dtype=np.float32), framework="torch", requires_grad=grad)
+
+    module = ModuleValue(tree={"class": "Net"},
+                         params={"W1": arr(784, 256, grad=True), "b1": arr(256, grad=True), "W2": arr(256, 10, grad=True)},
+                         tensors={"W3": arr(10, 10, grad=True), "X": arr(4, 784), "conv": arr(8, 1, 3, 3, grad=True)})
+    assert trainable_matrices(module) == [[784, 256], [256, 10], [10, 10]]  # data and 4-D kernels are not

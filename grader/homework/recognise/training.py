@@ -167,18 +167,18 @@ def _class_matrices(name: str, classes: dict[str, ast.ClassDef], depth: int = 0)
 def hidden_layers(model: MeasuredModel, codes: Sequence[CellCode] = ()) -> int:
     """Hidden layers of an MLP: its weight matrices minus the output layer's (0 if it tells none).
 
-    The matrices are the model's 2-D parameters when the measurement lists them (``weights``),
-    else counted from its structure: every ``Linear`` (a ``LazyLinear`` is one once it ran), in
-    a ``Sequential``, a ``ModuleList`` or anywhere in the tree, plus the matrices each notebook
-    class in the tree makes itself (a from-scratch ``W1, W2, W3``, a custom layer's ``weight``)."""
-    weights = getattr(model, "weights", None)
-    if isinstance(weights, list) and weights:
-        return max(sum(1 for shape in weights if len(shape) == 2) - 1, 0)
+    The larger of two counts: the 2-D matrices the measured model holds (``weights``: its
+    parameters, and tensors that require grad, however they were made: in a loop, with
+    ``setattr``, in a ``ParameterList``), and its structure: every ``Linear`` (a
+    ``LazyLinear`` is one once it ran), in a ``Sequential``, a ``ModuleList`` or anywhere in
+    the tree, plus the matrices each notebook class in the tree makes in its code."""
+    weights = getattr(model, "weights", None) or []
+    measured = sum(1 for shape in weights if len(shape) == 2)
     linears = len(re.findall(r"\bLinear\(", model.architecture))
     classes = notebook_classes(codes, model.cell)
     own = sum(_class_matrices(token, classes) for token in re.findall(r"[A-Za-z_]\w*", model.architecture)
               if token != "Linear")
-    return max(linears + own - 1, 0)
+    return max(measured, linears + own) - 1 if max(measured, linears + own) else 0
 
 
 class DeeperMLP(Recogniser):
