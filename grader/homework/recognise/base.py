@@ -205,28 +205,26 @@ def value_names(codes: Sequence[CellCode], cells: Sequence[int]) -> tuple[str, .
 
 # -- helpers a cell calls, cells that call a cell's helpers -------------------------------
 
-def function_defs(codes: Sequence[CellCode], upto: int | None = None) -> dict[str, ast.FunctionDef]:
-    """The notebook's top-level functions by name (the last definition up to cell ``upto``)."""
-    defs: dict[str, ast.FunctionDef] = {}
+def _top_level(codes: Sequence[CellCode], kind: type, upto: int | None) -> dict[str, Any]:
+    """The notebook's top-level definitions of ``kind`` by name (the last one up to cell ``upto``)."""
+    found: dict[str, Any] = {}
     for code in codes:
         if upto is not None and code.cell.index > upto:
             break
         for node in code.tree.body if code.tree is not None else []:
-            if isinstance(node, ast.FunctionDef):
-                defs[node.name] = node
-    return defs
+            if isinstance(node, kind):
+                found[node.name] = node
+    return found
+
+
+def function_defs(codes: Sequence[CellCode], upto: int | None = None) -> dict[str, ast.FunctionDef]:
+    """The notebook's top-level functions by name (the last definition up to cell ``upto``)."""
+    return _top_level(codes, ast.FunctionDef, upto)
 
 
 def notebook_classes(codes: Sequence[CellCode], upto: int | None = None) -> dict[str, ast.ClassDef]:
     """The notebook's top-level classes by name (the last definition up to cell ``upto``)."""
-    out: dict[str, ast.ClassDef] = {}
-    for code in codes:
-        if upto is not None and code.cell.index > upto:
-            break
-        for node in code.tree.body if code.tree is not None else []:
-            if isinstance(node, ast.ClassDef):
-                out[node.name] = node
-    return out
+    return _top_level(codes, ast.ClassDef, upto)
 
 
 def called_helpers(code: CellCode, codes: Sequence[CellCode]) -> list[ast.FunctionDef]:
