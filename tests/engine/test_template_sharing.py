@@ -159,6 +159,19 @@ asyncio.run(main())
 """
 
 
+def _sockets(pid: int) -> set[str]:
+    """The socket inodes process ``pid`` holds (read as root from the host)."""
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:"):
+            found.add(target)
+    return found
+
+
 def test_a_kernel_dies_with_the_grader_it_was_forked_for() -> None:
     grader = subprocess.Popen([sys.executable, "-c", GRADER], stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:
@@ -171,6 +184,11 @@ def test_a_kernel_dies_with_the_grader_it_was_forked_for() -> None:
         template_pid = template.ready()["pid"]
         with Path(f"/proc/{kernel}/status").open() as status:
             assert f"PPid:\t{template_pid}\n" in status.read()  # forked by the shared template
+        # The kernel (the launcher's child) holds none of the template's sockets: not its
+        # listening socket, not a grader's connection (the launcher keeps its own lifeline).
+        [child] = Path(f"/proc/{kernel}/task/{kernel}/children").read_text().split()
+        assert _sockets(template_pid) and not _sockets(int(child)) & _sockets(template_pid)
+        assert _sockets(kernel) & _sockets(template_pid)  # the lifeline, seen from both sides
         template.close()
         grader.kill()  # no clean shutdown: only the lifeline tells the kernel
         assert _gone(kernel), "the kernel outlived its grader"
