@@ -31,6 +31,8 @@ validate: data
 
 # tests/layouts grades every exercise's solution (full marks) and stub (zero) in four
 # layouts, so `grade validate` here only proves the homework's reference notebook.
+# GRADER_TEMPLATE_IDLE=0: the kernel template leaves with the last test process.
+test: export GRADER_TEMPLATE_IDLE = 0
 test: data
 	$(GRADE) assign --check
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15

@@ -69,7 +69,7 @@ class Options:
                                   "(at least 1).")
     isolation: str = option("auto", help="'auto' uses Linux namespaces when it can, 'strict' refuses to grade without them, 'off' runs a plain kernel.")
     fork_kernels: str = option("auto", help="'on' forks each kernel from a template process that imported torch, numpy, pandas, matplotlib, d2l and ipykernel once, instead of starting a fresh Python (a fork that fails starts a fresh kernel and the report says so); 'off' never forks; 'auto' forks where one grader grades many notebooks (batch, validate, calibrate), and for a single notebook forks only when a template is already running (else starts a fresh kernel and a template in the background for the next grades).")
-    template_idle: int = option(600, unit="s", help="How long the kernel template, shared by every grader of this user, stays after its last grader left (0: it exits with its last grader).")
+    template_idle: int = option(600, unit="s", env="GRADER_TEMPLATE_IDLE", help="How long the kernel template, shared by every grader of this user, stays after its last grader left (0: it exits with its last grader, and a single notebook starts a fresh kernel; CI jobs set it so that nothing outlives them).")
     figures: bool = option(False, help="Keep PNG images of the student's figures (HTML reports turn this on).")
     secret: str = option("", env="GRADER_SECRET", flag=False, help="Instructor secret; hidden inputs and seeds derive from it. Empty means the public seed.")
     show_hidden: bool = option(False, help="Show hidden tests' inputs and expected values in reports. Off by default "

@@ -20,10 +20,11 @@ from grader.results import SubmissionResult  # noqa: E402
 def options() -> Options:
     """Default options (public seed, no secret), with short timeouts for tests, one thread per kernel,
     kernels forked as in a batch (a test run grades hundreds of notebooks; fresh kernels are
-    covered by tests/engine), from a template that leaves two minutes after the tests."""
+    covered by tests/engine); `make test` sets GRADER_TEMPLATE_IDLE=0, so the template
+    leaves with the test processes."""
     base = load_options(env={k: v for k, v in __import__("os").environ.items() if k != "GRADER_SECRET"})
     return dataclasses.replace(base, cell_timeout=60.0, total_timeout=300.0, probe_timeout=60.0, threads=1,
-                               fork_kernels="on", template_idle=120)
+                               fork_kernels="on")
 
 
 @pytest.fixture
