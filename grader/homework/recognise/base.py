@@ -320,16 +320,6 @@ def loaded_globals(code: CellCode, codes: Sequence[CellCode]) -> list[str]:
     return [n for n in dict.fromkeys(loads) if n in earlier]
 
 
-def name_bindings(codes: Sequence[CellCode]) -> dict[str, list[tuple[int, int, ast.AST]]]:
-    """name -> [(cell, line, value)] of every top-level ``name = value`` in ``codes``, in order."""
-    out: dict[str, list[tuple[int, int, ast.AST]]] = {}
-    for code in codes:
-        for stmt in code.tree.body if code.tree is not None else []:
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-                out.setdefault(stmt.targets[0].id, []).append((code.cell.index, stmt.lineno, stmt.value))
-    return out
-
-
 def expand_names(node: ast.AST, env: dict[str, ast.AST], depth: int = 3) -> ast.AST:
     """``node`` with every name bound in ``env`` replaced by the expression bound to it (``lhs``
     of ``lhs = A.T + B.T``), ``depth`` levels deep; ``node`` itself is not changed."""
