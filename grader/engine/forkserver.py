@@ -334,6 +334,7 @@ def _read_status(fd: int, timeout: float) -> str:
 
 _servers: dict[int, ForkServer] = {}
 _servers_lock = threading.Lock()
+_started: dict[Path, subprocess.Popen] = {}  # templates this process started in the background
 
 
 def fork_server(idle: float = 0) -> ForkServer:
@@ -363,8 +364,12 @@ def template_serving(options: Options) -> bool:
         return False
     sock = _connect(path)
     if sock is None:
-        with contextlib.suppress(OSError):
-            spawn_template(path, idle=options.template_idle)
+        # Asked again before it listens (the same grade asks twice: kernel, then preload):
+        # one template is on its way, do not start another that would find the lock taken.
+        starting = _started.get(path)
+        if starting is None or starting.poll() is not None:
+            with contextlib.suppress(OSError):
+                _started[path] = spawn_template(path, idle=options.template_idle)
         return False
     with sock:  # a template that has done its imports greets at once; one still importing does not
         return bool(select.select([sock], [], [], 0.05)[0])

@@ -365,22 +365,25 @@ class _Template:
             elif self.listener is not None and time.monotonic() - self.idle_since >= self.idle:
                 self.retire()
 
-    def accept(self) -> None:
+    def accept(self) -> bool:
+        """Take one connection from the queue (greeted, or closed when the peer is another
+        user); False when the queue is empty."""
         assert self.listener is not None
         try:
             conn, _ = self.listener.accept()
         except BlockingIOError:
-            return
+            return False
         if not _same_user(conn):
             conn.close()
-            return
+            return True
         hello = {"pid": os.getpid(), "failed": self.failed, "threads": _thread_count()}
         try:
             conn.send(json.dumps(hello).encode())
         except OSError:
             conn.close()
-            return
+            return True
         self.conns.append(conn)
+        return True
 
     def answer(self, conn: socket.socket) -> None:
         """One grader's message: ``{"warm": [modules]}`` (import them when idle, no reply)
@@ -416,11 +419,8 @@ class _Template:
         os.close(self.lock)
         self.lock = -1
         self.listener.setblocking(False)
-        queued = len(self.conns)
-        self.accept()
-        while len(self.conns) > queued:
-            queued = len(self.conns)
-            self.accept()
+        while self.accept():
+            pass
         self.listener.close()
         self.listener = None
 

@@ -34,6 +34,7 @@ def private_templates(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="tpl", dir="/tmp"))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
     monkeypatch.setattr(forkserver, "_servers", {})
+    monkeypatch.setattr(forkserver, "_started", {})
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -138,6 +139,9 @@ def test_auto_forks_a_single_notebook_only_once_a_template_is_warm() -> None:
     assert not template_serving(dataclasses.replace(auto, template_idle=0))
     assert not template_address().exists()  # no idle time: nothing started in the background
     assert not template_serving(auto)  # none yet: this kernel starts fresh, a template starts
+    [starting] = forkserver._started.values()
+    assert not template_serving(auto)  # asked again while it imports: the same one, no second start
+    assert list(forkserver._started.values()) == [starting]
     deadline = time.monotonic() + 120
     while not template_serving(auto):
         assert time.monotonic() < deadline, "the background template never became ready"
