@@ -172,8 +172,7 @@ def hidden_layers(model: MeasuredModel, codes: Sequence[CellCode] = ()) -> int:
     ``setattr``, in a ``ParameterList``), and its structure: every ``Linear`` (a
     ``LazyLinear`` is one once it ran), in a ``Sequential``, a ``ModuleList`` or anywhere in
     the tree, plus the matrices each notebook class in the tree makes in its code."""
-    weights = getattr(model, "weights", None) or []
-    measured = sum(1 for shape in weights if len(shape) == 2)
+    measured = sum(1 for shape in model.weights if len(shape) == 2)
     linears = len(re.findall(r"\bLinear\(", model.architecture))
     classes = notebook_classes(codes, model.cell)
     own = sum(_class_matrices(token, classes) for token in re.findall(r"[A-Za-z_]\w*", model.architecture)
